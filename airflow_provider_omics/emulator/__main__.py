@@ -1,0 +1,35 @@
+"""``python -m airflow_provider_omics.emulator --host 127.0.0.1 --port 5055``: serve until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+
+from .server import DEFAULT_STEP_SECONDS, OmicsEmulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_omics.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5055, help="0 picks a free port")
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        default=DEFAULT_STEP_SECONDS,
+        help="time a job spends in each in-progress status (default %(default)s)",
+    )
+    parser.add_argument("--region", default="us-east-1")
+    args = parser.parse_args(argv)
+    emulator = OmicsEmulator(
+        host=args.host, port=args.port, step_seconds=args.step_seconds, region=args.region
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(emulator.endpoint_url, flush=True)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        emulator.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""State shared by every part of the emulated service: tables of records, the clock, S3, ids, errors."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs and S3 agree
+
+Record = dict[str, Any]
+# Called when a job enters a status; may return another status (e.g. FAILED when every source failed).
+OnEnter = Callable[[Record], str | None]
+
+
+class OmicsError(Exception):
+    """An error the service would answer with: ``code`` is the modelled exception's name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def not_found(what: str, ident: str) -> OmicsError:
+    return OmicsError("ResourceNotFoundException", f"{what} {ident} not found")
+
+
+def conflict(message: str) -> OmicsError:
+    return OmicsError("ConflictException", message)
+
+
+def invalid(message: str) -> OmicsError:
+    return OmicsError("ValidationException", message)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise invalid(f"{uri!r} is not an S3 URI (s3://bucket/key)")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+class S3:
+    """moto's S3 in this process: what imports read, and where runs and exports write."""
+
+    @staticmethod
+    def _backend() -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[ACCOUNT_ID]["aws"]
+
+    def read(self, uri: str) -> bytes | None:
+        bucket, key = split_s3_uri(uri)
+        try:
+            found = self._backend().get_object(bucket, key)
+        except Exception:  # moto raises its own MissingBucket
+            return None
+        return None if found is None else bytes(found.value)
+
+    def write(self, uri: str, data: bytes) -> None:
+        bucket, key = split_s3_uri(uri)
+        backend = self._backend()
+        try:
+            backend.get_bucket(bucket)
+        except Exception:
+            backend.create_bucket(bucket, "us-east-1")
+        backend.put_object(bucket, key, data)
+
+
+@dataclass
+class Outcome:
+    """A rule set through the control API: jobs of ``kind`` whose name matches end in ``status``."""
+
+    kind: str
+    name_glob: str
+    status: str
+    failure_reason: str | None = None
+    message: str | None = None
+
+    def matches(self, kind: str, record: Record) -> bool:
+        names = [record.get("name"), record.get("id"), *record.get("_names", [])]
+        return kind == self.kind and any(n and fnmatch.fnmatchcase(n, self.name_glob) for n in names)
+
+
+@dataclass(order=True)
+class _Step:
+    due: float
+    seq: int
+    kind: str = field(compare=False)
+    ident: str = field(compare=False)
+    status: str = field(compare=False)
+    on_enter: OnEnter | None = field(compare=False, default=None)
+    final: bool = field(compare=False, default=False)
+
+
+class BaseBackend:
+    """Tables of records by kind, and a clock that moves jobs through their statuses.
+
+    Jobs advance lazily: every request first applies the transitions whose time has come, in order,
+    so state is the same whether a test polls every millisecond or once a minute.
+    """
+
+    def __init__(self, region: str = "us-east-1", step_seconds: float = 2.0) -> None:
+        self.region = region
+        self.step_seconds = step_seconds
+        self.s3 = S3()
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.tables: dict[str, dict[str, Record]] = {}
+        self.tokens: dict[tuple[str, str], Record] = {}
+        self.outcomes: list[Outcome] = []
+        self.steps: list[_Step] = []
+        self._seq = itertools.count()
+        # Called after every advance: for state derived from other records (a batch from its runs).
+        self.watchers: list[Callable[[], None]] = []
+
+    # ---- records ---------------------------------------------------------------------------
+    def arn(self, path: str) -> str:
+        return f"arn:aws:omics:{self.region}:{ACCOUNT_ID}:{path}"
+
+    @staticmethod
+    def numeric_id(digits: int = 10) -> str:
+        return str(random.randint(10 ** (digits - 1), 10**digits - 1))
+
+    @staticmethod
+    def uuid() -> str:
+        return str(uuid.uuid4())
+
+    def table(self, kind: str) -> dict[str, Record]:
+        return self.tables.setdefault(kind, {})
+
+    def add(self, kind: str, record: Record, key: str = "id") -> Record:
+        record["_key"] = record[key]
+        self.table(kind)[record[key]] = record
+        return record
+
+    def get(self, kind: str, ident: str, what: str | None = None) -> Record:
+        found = self.table(kind).get(ident)
+        if found is None:
+            raise not_found(what or kind.replace("_", " "), ident)
+        return found
+
+    def records(self, kind: str, **equal: Any) -> list[Record]:
+        """Records of a kind, oldest first, whose fields equal every given non-None value."""
+        wanted = {k: v for k, v in equal.items() if v is not None}
+        return [
+            r
+            for r in self.table(kind).values()
+            if r.get("status") != "DELETED" and all(r.get(k) == v for k, v in wanted.items())
+        ]
+
+    def delete(self, kind: str, ident: str, what: str | None = None) -> Record:
+        record = self.get(kind, ident, what)
+        del self.table(kind)[ident]
+        self.cancel_steps(kind, ident)
+        return record
+
+    def once(self, operation: str, token: str | None, create: Callable[[], Record]) -> Record:
+        """``requestId`` / ``clientToken`` semantics: the same token gives the same result, once."""
+        if not token:
+            return create()
+        key = (operation, token)
+        if key not in self.tokens:
+            self.tokens[key] = create()
+        return self.tokens[key]
+
+    # ---- the clock ---------------------------------------------------------------------------
+    def schedule(
+        self, kind: str, record: Record, statuses: Iterable[str | tuple[str, OnEnter | None]]
+    ) -> None:
+        """Move ``record`` through ``statuses``, one every ``step_seconds``; the last is final."""
+        plan = [s if isinstance(s, tuple) else (s, None) for s in statuses]
+        start = time.time()
+        for index, (status, on_enter) in enumerate(plan, start=1):
+            step = _Step(
+                start + index * self.step_seconds,
+                next(self._seq),
+                kind,
+                record["_key"],
+                status,
+                on_enter,
+                final=index == len(plan),
+            )
+            self.steps.append(step)
+        self.steps.sort()
+
+    def cancel_steps(self, kind: str, ident: str) -> None:
+        self.steps = [s for s in self.steps if not (s.kind == kind and s.ident == ident)]
+
+    def advance(self) -> None:
+        now_ = time.time()
+        while self.steps and self.steps[0].due <= now_:
+            step = self.steps.pop(0)
+            record = self.table(step.kind).get(step.ident)
+            if record is None:
+                continue
+            rule = (
+                next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
+            )
+            if rule is not None:
+                self.cancel_steps(step.kind, step.ident)
+                self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True)
+                self.on_forced_end(step.kind, record)
+                continue
+            status = step.status
+            if step.on_enter is not None:
+                status = step.on_enter(record) or status
+            self.set_status(record, status, final=step.final)
+        for watch in self.watchers:
+            watch()
+
+    def set_status(
+        self,
+        record: Record,
+        status: str,
+        message: str | None = None,
+        failure_reason: str | None = None,
+        final: bool = False,
+    ) -> None:
+        stamp = now()
+        record["status"] = status
+        if message is not None:
+            record["statusMessage"] = message
+        if failure_reason is not None:
+            record["failureReason"] = failure_reason
+        for field_name in ("updateTime", "updatedAt"):
+            if field_name in record:
+                record[field_name] = stamp
+        if final:
+            for field_name in ("completionTime", "stopTime"):
+                if field_name in record:
+                    record[field_name] = stamp
+
+    def transition(
+        self, kind: str, ident: str, status: str, message: str | None, reason: str | None
+    ) -> Record:
+        """Move one record now, as if someone acted in the console: its remaining plan is dropped."""
+        record = self.get(kind, ident)
+        self.cancel_steps(kind, ident)
+        self.set_status(record, status, message, reason, final=True)
+        self.on_forced_end(kind, record)
+        return record
+
+    def on_forced_end(self, kind: str, record: Record) -> None:
+        """Hook for models: a job was ended by an outcome rule or a transition (runs stop their tasks)."""

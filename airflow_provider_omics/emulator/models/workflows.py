@@ -1,0 +1,621 @@
+"""Workflows and their versions, runs and their tasks, run groups, run caches, run batches, configurations."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+from .base import ACCOUNT_ID, BaseBackend, Record, conflict, invalid, not_found, now
+
+RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
+ENGINES = {".wdl": "WDL", ".nf": "NEXTFLOW", ".cwl": "CWL"}
+_TASK = {
+    "WDL": re.compile(r"^\s*task\s+(\w+)", re.M),
+    "NEXTFLOW": re.compile(r"^\s*process\s+(\w+)", re.M),
+    "CWL": re.compile(r"^\s{2}(\w+):\s*\n\s+run:", re.M),
+}
+# WDL output declarations in a task: File vcf = "~{sample}.vcf"
+_WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
+_PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
+
+
+def _read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
+    """(file name, text) of the main file of a definition given as a zip or as one plain file."""
+    if not blob.startswith(b"PK"):
+        return main or "main.wdl", blob.decode(errors="replace")
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        chosen = main if main in names else next((n for n in names if n.endswith(tuple(ENGINES))), None)
+        if chosen is None:
+            raise invalid("The definition zip holds no .wdl, .nf or .cwl file; set main")
+        return chosen, archive.read(chosen).decode(errors="replace")
+
+
+def _tasks(engine: str, text: str) -> list[dict[str, Any]]:
+    """Tasks of a definition with the output files each declares (WDL), in definition order."""
+    pattern = _TASK.get(engine.replace("_LENIENT", ""))
+    found = list(pattern.finditer(text)) if pattern else []
+    if not found:
+        return [{"name": "main", "outputs": []}]
+    tasks = []
+    for index, match in enumerate(found):
+        body = text[match.end() : found[index + 1].start() if index + 1 < len(found) else len(text)]
+        tasks.append(
+            {"name": match.group(1), "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else []}
+        )
+    return tasks
+
+
+def _flat_parameters(parameters: Any) -> dict[str, str]:
+    """Run parameters by their last name part (``wf.sample_name`` -> ``sample_name``), for output names."""
+    if not isinstance(parameters, dict):
+        return {}
+    return {k.split(".")[-1]: str(v) for k, v in parameters.items() if isinstance(v, str | int | float)}
+
+
+def _fill(template: str, params: dict[str, str], default: str) -> str:
+    """``~{sample_name}.vcf`` -> ``s1.vcf`` from the run's parameters; unknown names become ``default``."""
+    return _PLACEHOLDER.sub(lambda m: params.get(m.group(1).split(".")[-1], default), template)
+
+
+def _output_content(name: str, run: Record, task: str) -> bytes:
+    if name.endswith(".vcf"):
+        sample = _flat_parameters(run.get("parameters")).get("sample_name", run.get("name") or run["id"])
+        return (
+            "##fileformat=VCFv4.2\n##source=omics-emulator\n##contig=<ID=chr1,length=1000>\n"
+            '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+            f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{sample}\n"
+            "chr1\t101\t.\tA\tG\t50\tPASS\tDP=30\tGT\t0/1\n"
+            "chr1\t245\t.\tC\tT\t60\tPASS\tDP=28\tGT\t1/1\n"
+        ).encode()
+    return f"output {name} of task {task} in run {run['id']}\n".encode()
+
+
+class WorkflowModel(BaseBackend):
+    def reset(self) -> None:
+        super().reset()
+        self.watchers.append(self._refresh_batches)
+
+    # ---- workflows -----------------------------------------------------------------------------
+    def _definition(self, p: dict[str, Any]) -> bytes:
+        if p.get("definitionZip"):
+            return p["definitionZip"]
+        if p.get("definitionUri"):
+            data = self.s3.read(p["definitionUri"])
+            if data is None:
+                raise invalid(f"definitionUri {p['definitionUri']} could not be read: NoSuchKey")
+            return data
+        if p.get("definitionRepository"):
+            return b"workflow main {}\n"
+        raise invalid("One of definitionZip, definitionUri or definitionRepository is required")
+
+    def _workflow_fields(self, p: dict[str, Any]) -> dict[str, Any]:
+        blob = self._definition(p)
+        main, text = _read_definition(blob, p.get("main"))
+        engine = p.get("engine") or next((e for ext, e in ENGINES.items() if main.endswith(ext)), "WDL")
+        return {
+            "status": "CREATING",
+            "statusMessage": "",
+            "type": "PRIVATE",
+            "description": p.get("description"),
+            "engine": engine,
+            "definition": p.get("definitionUri")
+            or f"s3://omics-workflows/{hashlib.sha256(blob).hexdigest()}.zip",
+            "main": main,
+            "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
+            "parameterTemplate": p.get("parameterTemplate") or {},
+            "storageCapacity": p.get("storageCapacity"),
+            "storageType": p.get("storageType", "DYNAMIC"),
+            "accelerators": p.get("accelerators"),
+            "creationTime": now(),
+            "tags": p.get("tags") or {},
+            "metadata": {},
+            "uuid": self.uuid(),
+            "readme": p.get("readmeMarkdown"),
+            "_tasks": _tasks(engine, text),
+        }
+
+    def create_workflow(self, p: dict[str, Any]) -> Record:
+        def create() -> Record:
+            ident = self.numeric_id(7)
+            workflow = {
+                "id": ident,
+                "arn": self.arn(f"workflow/{ident}"),
+                "name": p.get("name"),
+                **self._workflow_fields(p),
+            }
+            self.add("workflow", workflow)
+            self.schedule("workflow", workflow, ["ACTIVE"])
+            return workflow
+
+        return self.once("CreateWorkflow", p["requestId"], create)
+
+    def get_workflow(self, p: dict[str, Any]) -> Record:
+        return self.get("workflow", p["id"], "Workflow")
+
+    def list_workflows(self, p: dict[str, Any]) -> Record:
+        return {"items": self.records("workflow", name=p.get("name"), type=p.get("type"))}
+
+    def update_workflow(self, p: dict[str, Any]) -> Record:
+        workflow = self.get_workflow(p)
+        for key in ("name", "description", "storageType", "storageCapacity"):
+            if key in p:
+                workflow[key] = p[key]
+        return {}
+
+    def delete_workflow(self, p: dict[str, Any]) -> Record:
+        self.set_status(self.get_workflow(p), "DELETED", final=True)
+        return {}
+
+    def create_workflow_version(self, p: dict[str, Any]) -> Record:
+        workflow = self.get_workflow({"id": p["workflowId"]})
+        key = f"{p['workflowId']}/{p['versionName']}"
+        if key in self.table("workflow_version") and not self.tokens.get(
+            ("CreateWorkflowVersion", p["requestId"])
+        ):
+            raise conflict(f"Workflow {p['workflowId']} already has a version {p['versionName']}")
+
+        def create() -> Record:
+            version = {
+                "_key": key,
+                "arn": f"{workflow['arn']}/version/{p['versionName']}",
+                "workflowId": p["workflowId"],
+                "versionName": p["versionName"],
+                "workflowBucketOwnerId": p.get("workflowBucketOwnerId"),
+                **self._workflow_fields(p),
+            }
+            self.add("workflow_version", version, key="_key")
+            self.schedule("workflow_version", version, ["ACTIVE"])
+            return version
+
+        return self.once("CreateWorkflowVersion", p["requestId"], create)
+
+    def get_workflow_version(self, p: dict[str, Any]) -> Record:
+        return self.get("workflow_version", f"{p['workflowId']}/{p['versionName']}", "Workflow version")
+
+    def list_workflow_versions(self, p: dict[str, Any]) -> Record:
+        self.get_workflow({"id": p["workflowId"]})
+        versions = self.records("workflow_version", workflowId=p["workflowId"])
+        return {"items": versions}
+
+    def update_workflow_version(self, p: dict[str, Any]) -> Record:
+        version = self.get_workflow_version(p)
+        for key in ("description", "storageType", "storageCapacity"):
+            if key in p:
+                version[key] = p[key]
+        return {}
+
+    def delete_workflow_version(self, p: dict[str, Any]) -> Record:
+        self.set_status(self.get_workflow_version(p), "DELETED", final=True)
+        return {}
+
+    # ---- runs ----------------------------------------------------------------------------------
+    def start_run(self, p: dict[str, Any]) -> Record:
+        return self.once("StartRun", p["requestId"], lambda: self._new_run(p))
+
+    def _new_run(self, p: dict[str, Any], batch_id: str | None = None) -> Record:
+        settings = dict(p)
+        if p.get("runId"):  # a re-run: the original's settings, overridden by what is given
+            original = self.get("run", p["runId"], "Run")
+            settings = {**{k: original.get(k) for k in _RERUN_FIELDS}, **p}
+        if not settings.get("workflowId"):
+            raise invalid("workflowId is required unless runId names a run to repeat")
+        if settings.get("workflowVersionName"):
+            definition = self.get_workflow_version(
+                {"workflowId": settings["workflowId"], "versionName": settings["workflowVersionName"]}
+            )
+        else:
+            definition = self.get_workflow({"id": settings["workflowId"]})
+        if definition["status"] != "ACTIVE":
+            raise invalid(f"Workflow {settings['workflowId']} is {definition['status']}, not ACTIVE")
+        if settings.get("runGroupId"):
+            self.get_run_group({"id": settings["runGroupId"]})
+        if settings.get("cacheId"):
+            self.get_run_cache({"id": settings["cacheId"]})
+        ident = self.numeric_id(7)
+        run = {
+            **{k: settings.get(k) for k in _RERUN_FIELDS},
+            "id": ident,
+            "arn": self.arn(f"run/{ident}"),
+            "uuid": self.uuid(),
+            "runId": p.get("runId"),
+            "batchId": batch_id,
+            "status": "PENDING",
+            "statusMessage": "",
+            "workflowType": settings.get("workflowType", "PRIVATE"),
+            "workflowUuid": definition["uuid"],
+            "workflowName": self.get("workflow", settings["workflowId"]).get("name"),
+            "digest": definition["digest"],
+            "engineVersion": "1.0",
+            "startedBy": f"arn:aws:iam::{ACCOUNT_ID}:user/emulator",
+            "creationTime": now(),
+            "startTime": None,
+            "stopTime": None,
+            "logLocation": {"engineLogStream": f"run/{ident}/engine", "runLogStream": f"run/{ident}"},
+            "runOutputUri": f"{settings['outputUri'].rstrip('/')}/{ident}",
+            "tags": settings.get("tags") or {},
+            "_tasks": definition["_tasks"],
+        }
+        if not run.get("storageType"):
+            run["storageType"] = "DYNAMIC"
+        self.add("run", run)
+        self.schedule(
+            "run", run, ["STARTING", ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)]
+        )
+        return run
+
+    def _run_started(self, run: Record) -> None:
+        run["startTime"] = now()
+        for task in run["_tasks"]:
+            ident = self.numeric_id(7)
+            self.add(
+                "run_task",
+                {
+                    "taskId": ident,
+                    "runId": run["id"],
+                    "name": task["name"],
+                    "status": "RUNNING",
+                    "statusMessage": "",
+                    "cpus": 2,
+                    "memory": 4,
+                    "gpus": 0,
+                    "instanceType": "omics.c.large",
+                    "cacheHit": False,
+                    "creationTime": now(),
+                    "startTime": now(),
+                    "stopTime": None,
+                    "logStream": f"run/{run['id']}/task/{ident}",
+                    "uuid": self.uuid(),
+                    "imageDetails": {
+                        "image": "public.ecr.aws/emulator/task:latest",
+                        "imageDigest": "sha256:0",
+                    },
+                    "_outputs": task["outputs"],
+                },
+                key="taskId",
+            )
+
+    def _run_completed(self, run: Record) -> None:
+        params = _flat_parameters(run.get("parameters"))
+        base = run["runOutputUri"]
+        for task in self.records("run_task", runId=run["id"]):
+            task.update(status="COMPLETED", stopTime=now())
+            names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
+            for name in names or [f"{task['name']}.out"]:
+                self.s3.write(
+                    f"{base}/out/{task['name']}/{name.split('/')[-1]}",
+                    _output_content(name, run, task["name"]),
+                )
+        self.s3.write(
+            f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
+        )
+
+    def on_forced_end(self, kind: str, record: Record) -> None:
+        super().on_forced_end(kind, record)
+        if kind == "run":
+            for task in self.records("run_task", runId=record["id"]):
+                if task["status"] not in RUN_TERMINAL:
+                    task.update(
+                        status=record["status"] if record["status"] in RUN_TERMINAL else task["status"],
+                        stopTime=now(),
+                    )
+                    if record.get("failureReason"):
+                        task.update(
+                            failureReason=record["failureReason"],
+                            statusMessage=record.get("statusMessage", ""),
+                        )
+
+    def get_run(self, p: dict[str, Any]) -> Record:
+        return self.get("run", p["id"], "Run")
+
+    def list_runs(self, p: dict[str, Any]) -> Record:
+        runs = self.records(
+            "run", name=p.get("name"), runGroupId=p.get("runGroupId"), batchId=p.get("batchId")
+        )
+        # DELETED runs are listed only when asked for by status
+        if p.get("status") == "DELETED":
+            runs = [r for r in self.table("run").values() if r["status"] == "DELETED"]
+        return {"items": [r for r in runs if not p.get("status") or r["status"] == p["status"]]}
+
+    def cancel_run(self, p: dict[str, Any]) -> Record:
+        self._stop(self.get_run(p))
+        return {}
+
+    def _stop(self, run: Record) -> None:
+        if run["status"] in RUN_TERMINAL or run["status"] == "STOPPING":
+            raise conflict(f"Run {run['id']} is {run['status']} and cannot be cancelled")
+        self.cancel_steps("run", run["id"])
+        self.set_status(run, "STOPPING")
+
+        def cancelled(record: Record) -> None:
+            self.on_forced_end("run", {**record, "status": "CANCELLED"})
+
+        self.schedule("run", run, [("CANCELLED", cancelled)])
+
+    def delete_run(self, p: dict[str, Any]) -> Record:
+        run = self.get_run(p)
+        if run["status"] not in RUN_TERMINAL:
+            raise conflict(f"Run {run['id']} is {run['status']}; cancel it before deleting")
+        self.set_status(run, "DELETED")
+        return {}
+
+    def get_run_task(self, p: dict[str, Any]) -> Record:
+        task = self.get("run_task", p["taskId"], "Task")
+        if task["runId"] != p["id"]:
+            raise not_found("Task", p["taskId"])
+        return task
+
+    def list_run_tasks(self, p: dict[str, Any]) -> Record:
+        self.get_run(p)
+        return {"items": self.records("run_task", runId=p["id"], status=p.get("status"))}
+
+    # ---- run groups and caches ------------------------------------------------------------------
+    def create_run_group(self, p: dict[str, Any]) -> Record:
+        def create() -> Record:
+            ident = self.numeric_id(7)
+            fields = ("name", "maxCpus", "maxRuns", "maxDuration", "maxGpus")
+            group = {
+                "id": ident,
+                "arn": self.arn(f"runGroup/{ident}"),
+                "creationTime": now(),
+                "tags": p.get("tags") or {},
+            }
+            return self.add("run_group", {**group, **{k: p.get(k) for k in fields}})
+
+        return self.once("CreateRunGroup", p["requestId"], create)
+
+    def get_run_group(self, p: dict[str, Any]) -> Record:
+        return self.get("run_group", p["id"], "Run group")
+
+    def list_run_groups(self, p: dict[str, Any]) -> Record:
+        return {"items": self.records("run_group", name=p.get("name"))}
+
+    def update_run_group(self, p: dict[str, Any]) -> Record:
+        self.get_run_group(p).update({k: v for k, v in p.items() if k != "id"})
+        return {}
+
+    def delete_run_group(self, p: dict[str, Any]) -> Record:
+        self.delete("run_group", p["id"], "Run group")
+        return {}
+
+    def create_run_cache(self, p: dict[str, Any]) -> Record:
+        def create() -> Record:
+            ident = self.numeric_id(7)
+            cache = {
+                "id": ident,
+                "arn": self.arn(f"runCache/{ident}"),
+                "status": "ACTIVE",
+                "cacheBehavior": p.get("cacheBehavior", "CACHE_ON_FAILURE"),
+                "cacheS3Uri": p["cacheS3Location"],
+                "cacheBucketOwnerId": p.get("cacheBucketOwnerId"),
+                "name": p.get("name"),
+                "description": p.get("description"),
+                "creationTime": now(),
+                "tags": p.get("tags") or {},
+            }
+            return self.add("run_cache", cache)
+
+        return self.once("CreateRunCache", p["requestId"], create)
+
+    def get_run_cache(self, p: dict[str, Any]) -> Record:
+        return self.get("run_cache", p["id"], "Run cache")
+
+    def list_run_caches(self, p: dict[str, Any]) -> Record:
+        return {"items": self.records("run_cache")}
+
+    def update_run_cache(self, p: dict[str, Any]) -> Record:
+        self.get_run_cache(p).update({k: v for k, v in p.items() if k != "id"})
+        return {}
+
+    def delete_run_cache(self, p: dict[str, Any]) -> Record:
+        self.set_status(self.get_run_cache(p), "DELETED")
+        return {}
+
+    # ---- run batches ---------------------------------------------------------------------------
+    def start_run_batch(self, p: dict[str, Any]) -> Record:
+        return self.once("StartRunBatch", p["requestId"], lambda: self._new_batch(p))
+
+    def _new_batch(self, p: dict[str, Any]) -> Record:
+        settings = p["batchRunSettings"]
+        inline = settings.get("inlineSettings")
+        if inline is None and settings.get("s3UriSettings"):
+            data = self.s3.read(settings["s3UriSettings"])
+            if data is None:
+                raise invalid(f"s3UriSettings {settings['s3UriSettings']} could not be read: NoSuchKey")
+            inline = json.loads(data)
+        if not inline:
+            raise invalid("batchRunSettings needs inlineSettings or s3UriSettings")
+        ident = self.numeric_id(7)
+        batch = {
+            "id": ident,
+            "arn": self.arn(f"runBatch/{ident}"),
+            "uuid": self.uuid(),
+            "name": p.get("batchName"),
+            "status": "CREATING",
+            "tags": p.get("tags") or {},
+            "totalRuns": len(inline),
+            "defaultRunSetting": p["defaultRunSetting"],
+            "submissionSummary": {
+                "successfulStartSubmissionCount": 0,
+                "failedStartSubmissionCount": 0,
+                "pendingStartSubmissionCount": len(inline),
+            },
+            "runSummary": {},
+            "creationTime": now(),
+            "submittedTime": None,
+            "processedTime": None,
+            "failedTime": None,
+            "_settings": inline,
+            "_runs": [],
+        }
+        self.add("run_batch", batch)
+        self.schedule("run_batch", batch, ["PENDING", ("SUBMITTING", self._submit_batch), "INPROGRESS"])
+        return batch
+
+    def _submit_batch(self, batch: Record) -> None:
+        default = batch["defaultRunSetting"]
+        summary = batch["submissionSummary"]
+        for setting in batch["_settings"]:
+            run_p = {**default, "tags": default.get("runTags"), **setting}
+            run_p["tags"] = {**(default.get("runTags") or {}), **(setting.get("runTags") or {})}
+            entry = {"runSettingId": setting["runSettingId"]}
+            try:
+                run = self._new_run(run_p, batch_id=batch["id"])
+                entry.update(
+                    runId=run["id"],
+                    runArn=run["arn"],
+                    runInternalUuid=run["uuid"],
+                    submissionStatus="SUCCESS",
+                )
+                summary["successfulStartSubmissionCount"] += 1
+            except Exception as exc:
+                entry.update(
+                    submissionStatus="FAILED",
+                    submissionFailureReason="ValidationException",
+                    submissionFailureMessage=str(exc),
+                )
+                summary["failedStartSubmissionCount"] += 1
+            summary["pendingStartSubmissionCount"] -= 1
+            batch["_runs"].append(entry)
+        batch["submittedTime"] = now()
+
+    def _refresh_batches(self) -> None:
+        """A batch's run summary and its end follow from its runs."""
+        for batch in self.table("run_batch").values():
+            runs = [self.table("run").get(e["runId"]) for e in batch["_runs"] if e.get("runId")]
+            counts: dict[str, int] = {}
+            for run in runs:
+                if run is not None:
+                    name = f"{run['status'].lower()}RunCount"
+                    counts[name] = counts.get(name, 0) + 1
+            batch["runSummary"] = counts
+            all_done = all(r is None or r["status"] in RUN_TERMINAL for r in runs)
+            if batch["status"] == "INPROGRESS" and all_done:
+                if runs:
+                    batch.update(status="PROCESSED", processedTime=now())
+                else:
+                    batch.update(
+                        status="FAILED",
+                        failedTime=now(),
+                        failureReason="No run of the batch could be started",
+                    )
+            elif batch["status"] == "STOPPING" and all_done:
+                batch["status"] = "CANCELLED"
+            elif batch["status"] == "RUNS_DELETING":
+                batch["status"] = "RUNS_DELETED"
+
+    def get_batch(self, p: dict[str, Any]) -> Record:
+        return self.get("run_batch", p["batchId"], "Run batch")
+
+    def list_batch(self, p: dict[str, Any]) -> Record:
+        return {"items": self.records("run_batch", status=p.get("status"), name=p.get("name"))}
+
+    def list_runs_in_batch(self, p: dict[str, Any]) -> Record:
+        entries = self.get_batch(p)["_runs"]
+        wanted = {k: p[k] for k in ("submissionStatus", "runSettingId", "runId") if p.get(k)}
+        return {"runs": [e for e in entries if all(e.get(k) == v for k, v in wanted.items())]}
+
+    def cancel_run_batch(self, p: dict[str, Any]) -> Record:
+        batch = self.get_batch(p)
+        if batch["status"] not in ("PENDING", "SUBMITTING", "INPROGRESS", "CREATING"):
+            raise conflict(f"Run batch {batch['id']} is {batch['status']} and cannot be cancelled")
+        self.cancel_steps("run_batch", batch["id"])
+        summary = batch["submissionSummary"]
+        for entry in batch["_runs"]:
+            run = self.table("run").get(entry.get("runId") or "")
+            if run is not None and run["status"] not in RUN_TERMINAL | {"STOPPING"}:
+                self._stop(run)
+                entry["submissionStatus"] = "CANCEL_SUCCESS"
+                summary["successfulCancelSubmissionCount"] = (
+                    summary.get("successfulCancelSubmissionCount", 0) + 1
+                )
+        batch["status"] = "STOPPING"
+        return {}
+
+    def delete_run_batch(self, p: dict[str, Any]) -> Record:
+        batch = self.get_batch(p)
+        if batch["status"] not in ("PROCESSED", "CANCELLED", "FAILED"):
+            raise conflict(
+                f"Run batch {batch['id']} is {batch['status']}; its runs can be deleted once it ends"
+            )
+        for entry in batch["_runs"]:
+            run = self.table("run").get(entry.get("runId") or "")
+            if run is not None and run["status"] in RUN_TERMINAL:
+                self.set_status(run, "DELETED")
+                entry["submissionStatus"] = "DELETE_SUCCESS"
+        batch["status"] = "RUNS_DELETING"
+        return {}
+
+    def delete_batch(self, p: dict[str, Any]) -> Record:
+        batch = self.get_batch(p)
+        if batch["status"] not in ("PROCESSED", "CANCELLED", "FAILED", "RUNS_DELETED"):
+            raise conflict(f"Run batch {batch['id']} is {batch['status']} and cannot be deleted yet")
+        self.delete("run_batch", batch["id"])
+        return {}
+
+    # ---- configurations ------------------------------------------------------------------------
+    def create_configuration(self, p: dict[str, Any]) -> Record:
+        if (
+            p["name"] in self.table("configuration")
+            and ("CreateConfiguration", p["requestId"]) not in self.tokens
+        ):
+            raise conflict(f"Configuration {p['name']} already exists")
+
+        def create() -> Record:
+            config = {
+                "id": p["name"],
+                "arn": self.arn(f"configuration/{p['name']}"),
+                "uuid": self.uuid(),
+                "name": p["name"],
+                "description": p.get("description"),
+                "runConfigurations": p["runConfigurations"],
+                "status": "CREATING",
+                "creationTime": now(),
+                "tags": p.get("tags") or {},
+            }
+            self.add("configuration", config)
+            self.schedule("configuration", config, ["ACTIVE"])
+            return config
+
+        return self.once("CreateConfiguration", p["requestId"], create)
+
+    def get_configuration(self, p: dict[str, Any]) -> Record:
+        return self.get("configuration", p["name"], "Configuration")
+
+    def list_configurations(self, p: dict[str, Any]) -> Record:
+        return {"items": self.records("configuration")}
+
+    def delete_configuration(self, p: dict[str, Any]) -> Record:
+        config = self.get_configuration(p)
+        self.set_status(config, "DELETING")
+        self.schedule("configuration", config, ["DELETED"])
+        return {}
+
+
+_RERUN_FIELDS = (
+    "workflowId",
+    "workflowType",
+    "roleArn",
+    "name",
+    "cacheId",
+    "cacheBehavior",
+    "runGroupId",
+    "priority",
+    "parameters",
+    "storageCapacity",
+    "outputUri",
+    "logLevel",
+    "retentionMode",
+    "storageType",
+    "workflowOwnerId",
+    "workflowVersionName",
+    "networkingMode",
+    "scratchStorageMode",
+    "sessionPolicy",
+    "engineSettings",
+)

@@ -1,0 +1,198 @@
+"""One loopback HTTP server: ``omics`` requests to our emulator, every other AWS service to moto."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from airflow_provider_omics.service_model import validate
+
+from .control import Control
+from .models import OmicsBackend, OmicsError
+from .responses import error_response, paginate, parse_request, serialize
+from .urls import Router
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STEP_SECONDS = 3.0
+
+
+def is_omics(request: Request) -> bool:
+    """SigV4 names the service in its credential scope: ``Credential=KEY/DATE/REGION/omics/aws4_request``."""
+    return "/omics/aws4_request" in request.headers.get("Authorization", "")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: the request log is in ``/_emulator/requests``."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class EmulatorApp:
+    """The WSGI application: routes, parses, validates, runs the model, answers."""
+
+    def __init__(self, backend: OmicsBackend, control: Control) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.backend = backend
+        self.control = control
+        self.router = Router()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.startswith("/_emulator/"):
+            return self.control.handle(request)(environ, start_response)
+        if not is_omics(request):
+            return self.moto(environ, start_response)
+        return self.omics(request)(environ, start_response)
+
+    def omics(self, request: Request) -> Response:
+        raw_path = (
+            request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+        ).split("?")[0]
+        matched = self.router.match(request.method, raw_path)
+        if matched is None:
+            error = OmicsError(
+                "UnknownOperationException", f"No omics operation for {request.method} {raw_path}"
+            )
+            self.control.record("Unknown", 404, error.code)
+            return Response(
+                json.dumps({"__type": error.code, "message": error.message}),
+                404,
+                {"x-amzn-ErrorType": error.code},
+                content_type="application/json",
+            )
+        op, uri = matched
+        try:
+            fault = self.control.fault_for(op.name)
+            if fault is not None:
+                raise fault
+            params = parse_request(op, uri, request.args, request.headers, request.get_data())
+            problems = validate(op.name, params)
+            if problems:
+                raise OmicsError(
+                    "ValidationException", f"{len(problems)} validation error(s): " + "; ".join(problems)
+                )
+            result = paginate(op, params, self.backend.handle(op.name, params))
+            status, headers, body = serialize(op, result)
+            outcome = "OK"
+        except OmicsError as exc:
+            status, headers, body = error_response(exc)
+            outcome = exc.code
+        except Exception as exc:  # a bug in the emulator: answer like the service's 500, and say why
+            log.exception("emulator failed on %s", op.name)
+            status, headers, body = error_response(
+                OmicsError("InternalServerException", f"{type(exc).__name__}: {exc}")
+            )
+            outcome = "InternalServerException"
+        self.control.record(op.name, status, outcome)
+        return Response(body, status, headers)
+
+
+class OmicsEmulator:
+    """The emulator as an object: ``with OmicsEmulator(port=0) as emu: emu.endpoint_url``.
+
+    It runs in a thread of the current process; ``step_seconds`` is the time a job spends in each
+    in-progress status (tests use fractions of a second).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        step_seconds: float = DEFAULT_STEP_SECONDS,
+        region: str = "us-east-1",
+    ) -> None:
+        self.backend = OmicsBackend(region=region, step_seconds=step_seconds)
+        self.control = Control(self.backend)
+        self.app = EmulatorApp(self.backend, self.control)
+        self.region = region
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self._server.host}:{self._server.port}"
+
+    def connection_extra(self) -> dict[str, Any]:
+        """The ``aws`` connection extra that points Airflow at this emulator."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "config_kwargs": {"inject_host_prefix": False},
+        }
+
+    def connection_json(self) -> str:
+        """A value for ``AIRFLOW_CONN_<ID>``: an ``aws`` connection with dummy keys moto accepts."""
+        return json.dumps(
+            {"conn_type": "aws", "login": "testing", "password": "testing", "extra": self.connection_extra()}
+        )
+
+    def start(self) -> OmicsEmulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="omics-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OmicsEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the control API, from Python ---------------------------------------------------------------
+    def requests(self) -> list[dict[str, Any]]:
+        return self.control.requests()["requests"]
+
+    def request_counts(self) -> dict[str, int]:
+        return self.control.requests()["counts"]
+
+    def add_fault(
+        self,
+        operation: str,
+        error: str,
+        probability: float = 1.0,
+        count: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.control.add_fault(
+            operation=operation, error=error, probability=probability, count=count, message=message
+        )
+
+    def clear_faults(self) -> None:
+        self.control.faults.clear()
+
+    def add_outcome(
+        self,
+        kind: str,
+        name_glob: str,
+        status: str,
+        failure_reason: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.control.add_outcome(
+            kind=kind, name_glob=name_glob, status=status, failure_reason=failure_reason, message=message
+        )
+
+    def transition(
+        self, kind: str, id: str, status: str, message: str | None = None, failure_reason: str | None = None
+    ) -> dict[str, Any]:
+        return self.control.transition(kind, id, status, message, failure_reason)
+
+    def reset(self) -> None:
+        self.control.reset_all()

@@ -1,0 +1,32 @@
+"""Provider registration: what ``airflow providers list`` and the UI learn about this package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTEGRATION = "AWS HealthOmics"
+
+
+def get_provider_info() -> dict[str, Any]:
+    def modules(*names: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [f"airflow_provider_omics.{n}" for n in names],
+            }
+        ]
+
+    return {
+        "package-name": "airflow-provider-omics",
+        "name": "AWS HealthOmics",
+        "description": "Hooks, operators, sensors and deferrable triggers for AWS HealthOmics "
+        "(sequence stores, workflows and runs, variant and annotation stores), with a local emulator.",
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://docs.aws.amazon.com/omics/latest/api/Welcome.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": modules("hooks.omics"),
+    }

@@ -1,0 +1,315 @@
+"""The emulator as users and tests meet it: lifecycles, failures, de-duplication, pagination, control."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from aiobotocore.session import get_session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from conftest import ROLE_ARN
+from tour import FASTQ_1, put_inputs, workflow_zip
+from waiting import status_in, until
+
+REFERENCE_ARN = "arn:aws:omics:us-east-1:123456789012:referenceStore/1234567890/reference/1234567890"
+
+
+def control(emulator, method, path, body=None):
+    request = urllib.request.Request(
+        f"{emulator.endpoint_url}/_emulator/{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def store_id(omics, s3):
+    put_inputs(s3)
+    store = omics.create_sequence_store(name="reads")
+    until(lambda: omics.get_sequence_store(id=store["id"]), status_in("ACTIVE"))
+    return store["id"]
+
+
+@pytest.fixture
+def workflow_id(omics):
+    workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")
+    until(lambda: omics.get_workflow(id=workflow["id"]), status_in("ACTIVE"))
+    return workflow["id"]
+
+
+def source(sample, uri):
+    return {"sourceFiles": {"source1": uri}, "sourceFileType": "FASTQ", "subjectId": "p", "sampleId": sample}
+
+
+def test_import_moves_through_documented_statuses_and_creates_read_sets(omics, store_id):
+    job = omics.start_read_set_import_job(
+        sequenceStoreId=store_id, roleArn=ROLE_ARN, sources=[source("s1", "s3://genomics/reads/s1_R1.fastq")]
+    )
+    seen = []
+    until(
+        lambda: omics.get_read_set_import_job(sequenceStoreId=store_id, id=job["id"]),
+        lambda r: seen.append(r["status"]) or r["status"] == "COMPLETED",
+    )
+    assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == [
+        "SUBMITTED",
+        "IN_PROGRESS",
+        "COMPLETED",
+    ]
+    read_sets = omics.list_read_sets(sequenceStoreId=store_id)["readSets"]
+    assert [r["sampleId"] for r in read_sets] == ["s1"]
+    assert read_sets[0]["sequenceInformation"]["totalReadCount"] == 2
+
+
+def test_import_with_every_source_missing_fails(omics, store_id):
+    job = omics.start_read_set_import_job(
+        sequenceStoreId=store_id, roleArn=ROLE_ARN, sources=[source("s1", "s3://genomics/nope.fastq")]
+    )
+    done = until(
+        lambda: omics.get_read_set_import_job(sequenceStoreId=store_id, id=job["id"]),
+        status_in("FAILED", "COMPLETED"),
+    )
+    assert done["status"] == "FAILED"
+    assert (
+        done["sources"][0]["statusMessage"]
+        == "Source file s3://genomics/nope.fastq could not be read: NoSuchKey"
+    )
+
+
+def test_client_token_and_request_id_never_start_a_second_job(omics, store_id, workflow_id):
+    args = {
+        "sequenceStoreId": store_id,
+        "roleArn": ROLE_ARN,
+        "clientToken": "same",
+        "sources": [source("s1", "s3://genomics/reads/s1_R1.fastq")],
+    }
+    assert omics.start_read_set_import_job(**args)["id"] == omics.start_read_set_import_job(**args)["id"]
+    assert len(omics.list_read_set_import_jobs(sequenceStoreId=store_id)["importJobs"]) == 1
+    run = {
+        "workflowId": workflow_id,
+        "roleArn": ROLE_ARN,
+        "outputUri": "s3://genomics/out/",
+        "requestId": "r-1",
+    }
+    assert omics.start_run(**run)["id"] == omics.start_run(**run)["id"]
+    assert len(omics.list_runs()["items"]) == 1
+
+
+def test_runs_write_outputs_and_list_their_tasks(omics, s3, workflow_id):
+    run = omics.start_run(
+        workflowId=workflow_id,
+        roleArn=ROLE_ARN,
+        outputUri="s3://genomics/out",
+        name="s7",
+        parameters={"sample_name": "s7"},
+        requestId="r",
+    )
+    statuses = []
+    done = until(
+        lambda: omics.get_run(id=run["id"]),
+        lambda r: statuses.append(r["status"]) or r["status"] == "COMPLETED",
+    )
+    assert {"PENDING", "STARTING", "RUNNING", "COMPLETED"} >= set(statuses)
+    assert done["runOutputUri"] == f"s3://genomics/out/{run['id']}"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="genomics", Prefix=f"out/{run['id']}/")["Contents"]}
+    assert keys >= {f"out/{run['id']}/out/align/aligned.bam", f"out/{run['id']}/out/call_variants/s7.vcf"}
+    assert {t["status"] for t in omics.list_run_tasks(id=run["id"])["items"]} == {"COMPLETED"}
+
+
+def test_list_runs_filters_by_status_name_and_group_and_pages(omics, emulator, workflow_id):
+    group = omics.create_run_group(name="g", requestId="g")["id"]
+    for index in range(5):
+        in_group = {"runGroupId": group} if index % 2 else {}
+        omics.start_run(
+            workflowId=workflow_id,
+            roleArn=ROLE_ARN,
+            outputUri="s3://genomics/o/",
+            name=f"run-{index}",
+            requestId=f"r{index}",
+            **in_group,
+        )
+    emulator.add_outcome("run", "run-3", "FAILED", failure_reason="SERVICE_ERROR")
+    page = omics.list_runs(maxResults=2)
+    assert len(page["items"]) == 2 and page["nextToken"]
+    rest = omics.list_runs(maxResults=2, startingToken=page["nextToken"])
+    assert [r["name"] for r in rest["items"]] == ["run-2", "run-3"]
+    assert [r["name"] for r in omics.list_runs(runGroupId=group)["items"]] == ["run-1", "run-3"]
+    assert [r["name"] for r in omics.list_runs(name="run-4")["items"]] == ["run-4"]
+    until(lambda: omics.get_run(id=omics.list_runs(name="run-3")["items"][0]["id"]), status_in("FAILED"))
+    assert [r["name"] for r in omics.list_runs(status="FAILED")["items"]] == ["run-3"]
+
+
+def test_cancel_moves_a_run_through_stopping_to_cancelled(omics, emulator, workflow_id):
+    emulator.backend.step_seconds = 0.3
+    run = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="c"
+    )
+    omics.cancel_run(id=run["id"])
+    assert omics.get_run(id=run["id"])["status"] == "STOPPING"
+    until(lambda: omics.get_run(id=run["id"]), status_in("CANCELLED"))
+    with pytest.raises(ClientError, match="ConflictException"):
+        omics.cancel_run(id=run["id"])
+
+
+def test_validation_errors_name_the_member_and_the_rule(omics):
+    with pytest.raises(ClientError) as error:
+        omics.start_run(
+            workflowId="abc", roleArn="not-an-arn", outputUri="s3://b/o", requestId="x", logLevel="LOUD"
+        )
+    message = error.value.response["Error"]["Message"]
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "workflowId: 'abc' does not match" in message and "roleArn: 'not-an-arn' does not match" in message
+    assert "logLevel: 'LOUD' is not one of OFF, FATAL, ERROR, ALL" in message
+
+
+def test_unknown_ids_are_resource_not_found(omics):
+    with pytest.raises(omics.exceptions.ResourceNotFoundException, match="Run 1234567 not found"):
+        omics.get_run(id="1234567")
+
+
+def test_control_api_over_http(omics, emulator, workflow_id):
+    control(
+        emulator, "POST", "faults", {"operation": "ListRuns", "error": "AccessDeniedException", "count": 1}
+    )
+    with pytest.raises(omics.exceptions.AccessDeniedException):
+        omics.list_runs()
+    omics.list_runs()  # the fault was for one call only
+    assert control(emulator, "DELETE", "faults") == {"faults": []}
+
+    control(
+        emulator,
+        "POST",
+        "outcomes",
+        {
+            "kind": "run",
+            "name_glob": "fail-*",
+            "status": "FAILED",
+            "failure_reason": "OUT_OF_MEMORY_ERROR",
+            "message": "oom",
+        },
+    )
+    run = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", name="fail-1", requestId="f"
+    )
+    failed = until(lambda: omics.get_run(id=run["id"]), status_in("FAILED", "COMPLETED"))
+    assert (failed["status"], failed["failureReason"], failed["statusMessage"]) == (
+        "FAILED",
+        "OUT_OF_MEMORY_ERROR",
+        "oom",
+    )
+
+    emulator.backend.step_seconds = 5
+    other = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="t"
+    )
+    moved = control(emulator, "POST", "transition", {"kind": "run", "id": other["id"], "status": "CANCELLED"})
+    assert moved["status"] == omics.get_run(id=other["id"])["status"] == "CANCELLED"
+
+    log = control(emulator, "GET", "requests")
+    assert log["counts"]["ListRuns"] == 2
+    denied = [r for r in log["requests"] if r["outcome"] == "AccessDeniedException"]
+    assert [(r["operation"], r["status"]) for r in denied] == [("ListRuns", 403)]
+    control(emulator, "POST", "reset")
+    assert control(emulator, "GET", "requests")["counts"] == {}
+    with pytest.raises(omics.exceptions.ResourceNotFoundException):
+        omics.get_workflow(id=workflow_id)
+
+
+def test_probabilistic_faults_hit_some_calls(omics, emulator):
+    emulator.add_fault("ListRunGroups", "ThrottlingException", probability=0.5, count=1000)
+    outcomes = []
+    for _ in range(40):
+        try:
+            omics.list_run_groups()
+            outcomes.append("ok")
+        except omics.exceptions.ThrottlingException:
+            outcomes.append("throttled")
+    assert 0 < outcomes.count("throttled") < 40
+
+
+async def test_aiobotocore_drives_a_full_lifecycle(emulator, s3):
+    put_inputs(s3)
+    session = get_session()
+    async with session.create_client(
+        "omics",
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        config=Config(inject_host_prefix=False),
+    ) as client:
+        await client.create_variant_store(
+            name="variants",
+            reference={"referenceArn": REFERENCE_ARN},
+        )
+        store = await client.get_variant_store(name="variants")
+        while store["status"] != "ACTIVE":
+            store = await client.get_variant_store(name="variants")
+        job = await client.start_variant_import_job(
+            destinationName="variants",
+            roleArn=ROLE_ARN,
+            items=[
+                {"source": "s3://genomics/variants/s1.vcf"},
+                {"source": "s3://genomics/variants/none.vcf"},
+            ],
+        )
+        described = await client.get_variant_import_job(jobId=job["jobId"])
+        while described["status"] not in ("COMPLETED", "COMPLETED_WITH_FAILURES", "FAILED"):
+            described = await client.get_variant_import_job(jobId=job["jobId"])
+        assert described["status"] == "COMPLETED_WITH_FAILURES"
+        assert [i["jobStatus"] for i in described["items"]] == ["COMPLETED", "FAILED"]
+        with pytest.raises(ClientError, match="ConflictException"):
+            await client.cancel_variant_import_job(jobId=job["jobId"])
+
+
+def test_direct_upload_round_trip(omics, store_id):
+    upload = omics.create_multipart_read_set_upload(
+        sequenceStoreId=store_id,
+        sourceFileType="FASTQ",
+        subjectId="p",
+        sampleId="s",
+        name="up",
+        clientToken="u",
+    )
+    checksums = [
+        omics.upload_read_set_part(
+            sequenceStoreId=store_id,
+            uploadId=upload["uploadId"],
+            partSource="SOURCE1",
+            partNumber=n,
+            payload=part,
+        )["checksum"]
+        for n, part in enumerate([FASTQ_1[:20], FASTQ_1[20:]], start=1)
+    ]
+    read_set_id = omics.complete_multipart_read_set_upload(
+        sequenceStoreId=store_id,
+        uploadId=upload["uploadId"],
+        parts=[
+            {"partNumber": n, "partSource": "SOURCE1", "checksum": c}
+            for n, c in enumerate(checksums, start=1)
+        ],
+    )["readSetId"]
+    assert (
+        omics.get_read_set(sequenceStoreId=store_id, id=read_set_id, partNumber=1)["payload"].read()
+        == FASTQ_1
+    )
+
+
+def test_command_line_serves_until_stopped(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_omics.emulator", "--port", "0", "--step-seconds", "0.1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        endpoint = process.stdout.readline().strip()
+        assert endpoint.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{endpoint}/_emulator/requests") as response:
+            assert json.loads(response.read()) == {"requests": [], "counts": {}}
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0

@@ -1,0 +1,144 @@
+"""OmicsHook against the emulator, through an ordinary ``aws`` connection (``aws_default``)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import ROLE_ARN
+from tour import put_inputs, workflow_zip
+
+from airflow_provider_omics.errors import OmicsJobFailed, OmicsRetriesExhausted
+from airflow_provider_omics.hooks.omics import OmicsHook
+
+
+@pytest.fixture
+def hook(emulator):
+    return OmicsHook(aws_conn_id="aws_default", max_attempts=4, retry_max_wait=0.01)
+
+
+@pytest.fixture
+def workflow_id(hook):
+    workflow = hook.conn.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")
+    hook.wait("workflow", id=workflow["id"], delay=0.02, max_attempts=100)
+    return workflow["id"]
+
+
+def start_run(hook, workflow_id, name="sample"):
+    return hook.conn.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, name=name, outputUri="s3://genomics/runs/", requestId=name
+    )["id"]
+
+
+def test_plain_client_calls_every_operation(hook, emulator):
+    store = hook.conn.create_sequence_store(name="plain")
+    assert hook.conn.get_sequence_store(id=store["id"])["name"] == "plain"
+    assert emulator.request_counts() == {"CreateSequenceStore": 1, "GetSequenceStore": 1}
+
+
+def test_list_helpers_yield_every_item_across_pages(hook, emulator):
+    for index in range(7):
+        hook.conn.create_run_group(name=f"group-{index}", requestId=f"group-{index}")
+    names = [group["name"] for group in hook.list_run_groups(maxResults=3)]
+    assert names == [f"group-{index}" for index in range(7)]
+    assert emulator.request_counts()["ListRunGroups"] == 3
+
+
+def test_throttled_calls_are_retried_until_they_succeed(hook, emulator, workflow_id):
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", "ThrottlingException", count=2)
+    assert hook.describe("run", id=run_id)["id"] == run_id
+    assert (
+        emulator.request_counts()["GetRun"] == 3
+    )  # botocore's own retries are off: tenacity is the one place
+
+
+def test_retries_give_up_after_the_bound_with_a_clear_error(hook, emulator, workflow_id):
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", "503")
+    with pytest.raises(
+        OmicsRetriesExhausted, match=r"GetRun still failing after 4 attempts.*ServiceUnavailable"
+    ):
+        hook.get_status("run", id=run_id)
+    assert emulator.request_counts()["GetRun"] == 4
+
+
+def test_validation_errors_fail_at_once_with_the_service_message(hook, emulator):
+    with pytest.raises(ClientError, match=r"ValidationException.*id: 'not-a-run' does not match"):
+        hook.call("GetRun", id="not-a-run")
+    assert emulator.request_counts() == {"GetRun": 1}
+
+
+def test_wait_returns_the_final_description_on_success(hook, workflow_id):
+    run_id = start_run(hook, workflow_id)
+    described = hook.wait("run", id=run_id, delay=0.02, max_attempts=200)
+    assert described["status"] == "COMPLETED"
+    assert described["runOutputUri"].endswith(run_id)
+
+
+def test_wait_ends_on_failed_with_the_failure_reason(hook, emulator, workflow_id):
+    emulator.add_outcome(
+        "run", "oom-*", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR", message="Task align ran out of memory"
+    )
+    run_id = start_run(hook, workflow_id, name="oom-sample")
+    with pytest.raises(
+        OmicsJobFailed, match="ended FAILED: OUT_OF_MEMORY_ERROR: Task align ran out of memory"
+    ) as error:
+        hook.wait("run", id=run_id, delay=0.02, max_attempts=1000)
+    assert error.value.status == "FAILED"
+    polls = emulator.request_counts()["GetRun"]
+    assert polls < 50  # ended on the failure, not at max attempts
+
+
+def test_wait_ends_on_cancelled(hook, emulator, workflow_id):
+    emulator.backend.step_seconds = 5  # long enough that only the console action ends it
+    run_id = start_run(hook, workflow_id)
+    emulator.transition("run", run_id, "CANCELLED", message="Cancelled in the console")
+    with pytest.raises(OmicsJobFailed, match="ended CANCELLED: Cancelled in the console"):
+        hook.wait("run", id=run_id, delay=0.02, max_attempts=1000)
+    assert emulator.request_counts()["GetRun"] == 1
+
+
+def test_wait_on_partial_success_names_each_failed_item(hook, s3):
+    put_inputs(s3)
+    store = hook.conn.create_sequence_store(name="reads")
+    hook.wait("sequence_store", id=store["id"], delay=0.02)
+    source = {"sourceFileType": "FASTQ", "subjectId": "patient", "sampleId": "s1"}
+    job = hook.conn.start_read_set_import_job(
+        sequenceStoreId=store["id"],
+        roleArn=ROLE_ARN,
+        sources=[
+            {**source, "sourceFiles": {"source1": "s3://genomics/reads/s1_R1.fastq"}},
+            {**source, "sampleId": "s2", "sourceFiles": {"source1": "s3://genomics/reads/missing.fastq"}},
+        ],
+    )
+    ids = {"sequenceStoreId": store["id"], "id": job["id"]}
+    with pytest.raises(OmicsJobFailed) as error:
+        hook.wait("read_set_import", delay=0.02, **ids)
+    assert error.value.status == "COMPLETED_WITH_FAILURES"
+    missing = "s3://genomics/reads/missing.fastq"
+    assert f"s2 {missing}: Source file {missing} could not be read: NoSuchKey" in str(error.value)
+    assert "s1" not in [what.split()[0] for what, _ in error.value.failed_items]
+    described = hook.wait("read_set_import", delay=0.02, fail_on_partial_success=False, **ids)
+    assert described["sources"][0]["status"] == "FINISHED"
+
+
+def test_wait_treats_a_job_that_is_gone_as_deleted(hook):
+    with pytest.raises(OmicsJobFailed, match="ended DELETED"):
+        hook.wait("run", id="1234567", delay=0.02)
+
+
+def test_unknown_kind_and_wrong_ids_fail_before_any_call(hook, emulator):
+    with pytest.raises(ValueError, match="kind: 'runs' is not one of"):
+        hook.describe("runs", id="1")
+    with pytest.raises(ValueError, match="identified by sequenceStoreId, id; missing: sequenceStoreId"):
+        hook.describe("read_set_import", id="1234567890")
+    assert emulator.request_counts() == {}
+
+
+async def test_async_describe_on_aiobotocore_retries_throttling(hook, emulator, workflow_id):
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", "ThrottlingException", count=2)
+    async with await hook.get_async_conn() as client:
+        described = await hook.describe_async(client, "run", id=run_id)
+    assert described["id"] == run_id
+    assert emulator.request_counts()["GetRun"] == 3

@@ -1,0 +1,55 @@
+"""The job table against botocore's model: every status classified exactly once, every kind present."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_omics.jobs import JOB_KINDS
+from airflow_provider_omics.service_model import operation, service_model
+
+
+def _status_enum(operation_name: str, path: tuple[str, ...]) -> set[str]:
+    shape = operation(operation_name).output_shape
+    for key in path:
+        shape = shape.members[key]
+    return set(shape.enum)
+
+
+@pytest.mark.parametrize("kind", sorted(JOB_KINDS))
+def test_states_partition_the_model_enum(kind):
+    job = JOB_KINDS[kind]
+    success, failure, waiting = job.success_states, job.failure_states, job.intermediate_states
+    assert not (success & failure) and not (success & waiting) and not (failure & waiting)
+    assert success | failure | waiting == _status_enum(job.operation, job.status_path)
+
+
+@pytest.mark.parametrize("kind", sorted(JOB_KINDS))
+def test_operations_and_ids_exist_in_the_model(kind):
+    job = JOB_KINDS[kind]
+    names = set(service_model().operation_names)
+    for op in (job.operation, job.start_operation, job.cancel_operation, job.list_operation):
+        assert op is None or op in names
+    assert set(job.ids) <= set(operation(job.operation).input_shape.members)
+
+
+def test_every_status_bearing_resource_has_a_kind():
+    described = {job.operation for job in JOB_KINDS.values()}
+    with_status = set()
+    for name in service_model().operation_names:
+        output = operation(name).output_shape
+        if not name.startswith("Get") or output is None:
+            continue
+        members = output.members
+        nested = [m for m in members.values() if m.type_name == "structure" and "status" in m.members]
+        if ("status" in members and members["status"].enum) or nested:
+            with_status.add(name)
+    assert with_status - described == set()
+
+
+def test_cancelled_failed_and_deleted_end_every_wait_as_failures():
+    for job in JOB_KINDS.values():
+        for status in ("CANCELLED", "FAILED", "DELETED", "COMPLETED_WITH_FAILURES"):
+            assert status not in job.success_states and status not in job.intermediate_states, (
+                job.name,
+                status,
+            )
