@@ -38,9 +38,7 @@ class OmicsJobFailed(AirflowException):
         super().__init__(text)
 
     @classmethod
-    def from_described(
-        cls, kind: JobKind, ids: Mapping[str, Any], described: Mapping[str, Any]
-    ) -> OmicsJobFailed:
+    def from_described(cls, kind: JobKind, ids: Mapping[str, Any], described: Mapping[str, Any]) -> OmicsJobFailed:
         return cls(
             kind,
             ids,

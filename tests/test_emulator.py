@@ -76,10 +76,7 @@ def test_import_with_every_source_missing_fails(omics, store_id):
         status_in("FAILED", "COMPLETED"),
     )
     assert done["status"] == "FAILED"
-    assert (
-        done["sources"][0]["statusMessage"]
-        == "Source file s3://genomics/nope.fastq could not be read: NoSuchKey"
-    )
+    assert done["sources"][0]["statusMessage"] == "Source file s3://genomics/nope.fastq could not be read: NoSuchKey"
 
 
 def test_client_token_and_request_id_never_start_a_second_job(omics, store_id, workflow_id):
@@ -147,9 +144,7 @@ def test_list_runs_filters_by_status_name_and_group_and_pages(omics, emulator, w
 
 def test_cancel_moves_a_run_through_stopping_to_cancelled(omics, emulator, workflow_id):
     emulator.backend.step_seconds = 0.3
-    run = omics.start_run(
-        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="c"
-    )
+    run = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="c")
     omics.cancel_run(id=run["id"])
     assert omics.get_run(id=run["id"])["status"] == "STOPPING"
     until(lambda: omics.get_run(id=run["id"]), status_in("CANCELLED"))
@@ -159,9 +154,7 @@ def test_cancel_moves_a_run_through_stopping_to_cancelled(omics, emulator, workf
 
 def test_validation_errors_name_the_member_and_the_rule(omics):
     with pytest.raises(ClientError) as error:
-        omics.start_run(
-            workflowId="abc", roleArn="not-an-arn", outputUri="s3://b/o", requestId="x", logLevel="LOUD"
-        )
+        omics.start_run(workflowId="abc", roleArn="not-an-arn", outputUri="s3://b/o", requestId="x", logLevel="LOUD")
     message = error.value.response["Error"]["Message"]
     assert error.value.response["Error"]["Code"] == "ValidationException"
     assert "workflowId: 'abc' does not match" in message and "roleArn: 'not-an-arn' does not match" in message
@@ -174,9 +167,7 @@ def test_unknown_ids_are_resource_not_found(omics):
 
 
 def test_control_api_over_http(omics, emulator, workflow_id):
-    control(
-        emulator, "POST", "faults", {"operation": "ListRuns", "error": "AccessDeniedException", "count": 1}
-    )
+    control(emulator, "POST", "faults", {"operation": "ListRuns", "error": "AccessDeniedException", "count": 1})
     with pytest.raises(omics.exceptions.AccessDeniedException):
         omics.list_runs()
     omics.list_runs()  # the fault was for one call only
@@ -205,9 +196,7 @@ def test_control_api_over_http(omics, emulator, workflow_id):
     )
 
     emulator.backend.step_seconds = 5
-    other = omics.start_run(
-        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="t"
-    )
+    other = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="t")
     moved = control(emulator, "POST", "transition", {"kind": "run", "id": other["id"], "status": "CANCELLED"})
     assert moved["status"] == omics.get_run(id=other["id"])["status"] == "CANCELLED"
 
@@ -288,15 +277,9 @@ def test_direct_upload_round_trip(omics, store_id):
     read_set_id = omics.complete_multipart_read_set_upload(
         sequenceStoreId=store_id,
         uploadId=upload["uploadId"],
-        parts=[
-            {"partNumber": n, "partSource": "SOURCE1", "checksum": c}
-            for n, c in enumerate(checksums, start=1)
-        ],
+        parts=[{"partNumber": n, "partSource": "SOURCE1", "checksum": c} for n, c in enumerate(checksums, start=1)],
     )["readSetId"]
-    assert (
-        omics.get_read_set(sequenceStoreId=store_id, id=read_set_id, partNumber=1)["payload"].read()
-        == FASTQ_1
-    )
+    assert omics.get_read_set(sequenceStoreId=store_id, id=read_set_id, partNumber=1)["payload"].read() == FASTQ_1
 
 
 def test_command_line_serves_until_stopped(tmp_path):

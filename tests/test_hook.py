@@ -47,17 +47,13 @@ def test_throttled_calls_are_retried_until_they_succeed(hook, emulator, workflow
     run_id = start_run(hook, workflow_id)
     emulator.add_fault("GetRun", "ThrottlingException", count=2)
     assert hook.describe("run", id=run_id)["id"] == run_id
-    assert (
-        emulator.request_counts()["GetRun"] == 3
-    )  # botocore's own retries are off: tenacity is the one place
+    assert emulator.request_counts()["GetRun"] == 3  # botocore's own retries are off: tenacity is the one place
 
 
 def test_retries_give_up_after_the_bound_with_a_clear_error(hook, emulator, workflow_id):
     run_id = start_run(hook, workflow_id)
     emulator.add_fault("GetRun", "503")
-    with pytest.raises(
-        OmicsRetriesExhausted, match=r"GetRun still failing after 4 attempts.*ServiceUnavailable"
-    ):
+    with pytest.raises(OmicsRetriesExhausted, match=r"GetRun still failing after 4 attempts.*ServiceUnavailable"):
         hook.get_status("run", id=run_id)
     assert emulator.request_counts()["GetRun"] == 4
 

@@ -89,10 +89,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
     reference_id = ref_job["sources"][0]["referenceId"]
     reference = omics.get_reference_metadata(referenceStoreId=ref_store_id, id=reference_id)
     omics.list_references(referenceStoreId=ref_store_id)
-    assert (
-        omics.get_reference(referenceStoreId=ref_store_id, id=reference_id, partNumber=1)["payload"].read()
-        == FASTA
-    )
+    assert omics.get_reference(referenceStoreId=ref_store_id, id=reference_id, partNumber=1)["payload"].read() == FASTA
 
     import_job = omics.start_read_set_import_job(
         sequenceStoreId=seq_id,
@@ -119,13 +116,9 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
     read_set_id = import_job["sources"][0]["readSetId"]
     omics.list_read_sets(sequenceStoreId=seq_id)
     omics.get_read_set_metadata(sequenceStoreId=seq_id, id=read_set_id)
-    assert (
-        omics.get_read_set(sequenceStoreId=seq_id, id=read_set_id, partNumber=1)["payload"].read() == FASTQ_1
-    )
+    assert omics.get_read_set(sequenceStoreId=seq_id, id=read_set_id, partNumber=1)["payload"].read() == FASTQ_1
 
-    activation = omics.start_read_set_activation_job(
-        sequenceStoreId=seq_id, sources=[{"readSetId": read_set_id}]
-    )
+    activation = omics.start_read_set_activation_job(sequenceStoreId=seq_id, sources=[{"readSetId": read_set_id}])
     until(
         lambda: omics.get_read_set_activation_job(sequenceStoreId=seq_id, id=activation["id"]),
         status_in("COMPLETED"),
@@ -138,9 +131,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
         roleArn=ROLE,
         sources=[{"readSetId": read_set_id}],
     )
-    until(
-        lambda: omics.get_read_set_export_job(sequenceStoreId=seq_id, id=export["id"]), status_in("COMPLETED")
-    )
+    until(lambda: omics.get_read_set_export_job(sequenceStoreId=seq_id, id=export["id"]), status_in("COMPLETED"))
     omics.list_read_set_export_jobs(sequenceStoreId=seq_id)
     exported = s3.get_object(Bucket="genomics", Key=f"exported/{read_set_id}/s1_R1.fastq")["Body"].read()
     assert exported == FASTQ_1
@@ -155,9 +146,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
         partNumber=1,
         payload=FASTQ_1,
     )["checksum"]
-    omics.list_read_set_upload_parts(
-        sequenceStoreId=seq_id, uploadId=upload["uploadId"], partSource="SOURCE1"
-    )
+    omics.list_read_set_upload_parts(sequenceStoreId=seq_id, uploadId=upload["uploadId"], partSource="SOURCE1")
     omics.list_multipart_read_set_uploads(sequenceStoreId=seq_id)
     uploaded = omics.complete_multipart_read_set_upload(
         sequenceStoreId=seq_id,
@@ -182,9 +171,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
     omics.create_workflow_version(
         workflowId=workflow["id"], versionName="v2", definitionZip=workflow_zip(), requestId="tour-wf-v2"
     )
-    until(
-        lambda: omics.get_workflow_version(workflowId=workflow["id"], versionName="v2"), status_in("ACTIVE")
-    )
+    until(lambda: omics.get_workflow_version(workflowId=workflow["id"], versionName="v2"), status_in("ACTIVE"))
     omics.list_workflow_versions(workflowId=workflow["id"])
     omics.update_workflow_version(workflowId=workflow["id"], versionName="v2", description="second")
 

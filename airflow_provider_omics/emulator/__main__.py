@@ -22,9 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args(argv)
-    emulator = OmicsEmulator(
-        host=args.host, port=args.port, step_seconds=args.step_seconds, region=args.region
-    )
+    emulator = OmicsEmulator(host=args.host, port=args.port, step_seconds=args.step_seconds, region=args.region)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(emulator.endpoint_url, flush=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):

@@ -56,9 +56,7 @@ class Control:
 
     def record(self, operation: str, status: int, outcome: str) -> None:
         with self.lock:
-            self.log.append(
-                {"operation": operation, "time": time.time(), "status": status, "outcome": outcome}
-            )
+            self.log.append({"operation": operation, "time": time.time(), "status": status, "outcome": outcome})
 
     # ---- the API -------------------------------------------------------------------------------
     def requests(self) -> dict[str, Any]:

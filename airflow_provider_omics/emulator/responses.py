@@ -136,18 +136,14 @@ def _to_json(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "structure":
         return {
-            name: _to_json(member, value[name])
-            for name, member in shape.members.items()
-            if value.get(name) is not None
+            name: _to_json(member, value[name]) for name, member in shape.members.items() if value.get(name) is not None
         }
     if kind == "list":
         return [_to_json(shape.member, item) for item in value]  # type: ignore[attr-defined]
     if kind == "map":
         return {k: _to_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
     if kind == "timestamp":
-        return (
-            value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
-        )
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
     if kind == "blob":
         return base64.b64encode(value).decode() if isinstance(value, bytes) else value
     return value

@@ -54,14 +54,10 @@ class EmulatorApp:
         return self.omics(request)(environ, start_response)
 
     def omics(self, request: Request) -> Response:
-        raw_path = (
-            request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
-        ).split("?")[0]
+        raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path).split("?")[0]
         matched = self.router.match(request.method, raw_path)
         if matched is None:
-            error = OmicsError(
-                "UnknownOperationException", f"No omics operation for {request.method} {raw_path}"
-            )
+            error = OmicsError("UnknownOperationException", f"No omics operation for {request.method} {raw_path}")
             self.control.record("Unknown", 404, error.code)
             return Response(
                 json.dumps({"__type": error.code, "message": error.message}),
@@ -77,9 +73,7 @@ class EmulatorApp:
             params = parse_request(op, uri, request.args, request.headers, request.get_data())
             problems = validate(op.name, params)
             if problems:
-                raise OmicsError(
-                    "ValidationException", f"{len(problems)} validation error(s): " + "; ".join(problems)
-                )
+                raise OmicsError("ValidationException", f"{len(problems)} validation error(s): " + "; ".join(problems))
             result = paginate(op, params, self.backend.handle(op.name, params))
             status, headers, body = serialize(op, result)
             outcome = "OK"
@@ -170,9 +164,7 @@ class OmicsEmulator:
         count: int | None = None,
         message: str | None = None,
     ) -> None:
-        self.control.add_fault(
-            operation=operation, error=error, probability=probability, count=count, message=message
-        )
+        self.control.add_fault(operation=operation, error=error, probability=probability, count=count, message=message)
 
     def clear_faults(self) -> None:
         self.control.faults.clear()

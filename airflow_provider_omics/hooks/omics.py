@@ -76,9 +76,7 @@ class OmicsHook(AwsBaseHook):
     :param retry_max_wait: longest pause between two tries, in seconds.
     """
 
-    def __init__(
-        self, *args: Any, max_attempts: int = 8, retry_max_wait: float = 30.0, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, max_attempts: int = 8, retry_max_wait: float = 30.0, **kwargs: Any) -> None:
         kwargs["client_type"] = "omics"
         super().__init__(*args, **kwargs)
         self.max_attempts = max_attempts
@@ -203,9 +201,7 @@ class OmicsHook(AwsBaseHook):
                 raise
             status = job.status_of(described)
             if status != last:
-                self.log.info(
-                    "%s %s is %s (poll %d of %d)", job.label, _show(ids), status, attempt, max_attempts
-                )
+                self.log.info("%s %s is %s (poll %d of %d)", job.label, _show(ids), status, attempt, max_attempts)
                 last = status
             verdict = outcome(job, described, fail_on_partial_success)
             if verdict == "success":
@@ -214,9 +210,7 @@ class OmicsHook(AwsBaseHook):
                 raise OmicsJobFailed.from_described(job, ids, described)
             if attempt < max_attempts:
                 time.sleep(delay)
-        raise OmicsWaitTimeout(
-            f"{job.label} {_show(ids)} is still {last} after {max_attempts} polls of {delay}s"
-        )
+        raise OmicsWaitTimeout(f"{job.label} {_show(ids)} is still {last} after {max_attempts} polls of {delay}s")
 
 
 def outcome(job: JobKind, described: Mapping[str, Any], fail_on_partial_success: bool = True) -> str:

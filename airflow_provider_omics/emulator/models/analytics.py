@@ -47,9 +47,7 @@ class AnalyticsModel(BaseBackend):
             if j["status"] not in JOB_TERMINAL
         ]
         if active and not p.get("force"):
-            raise conflict(
-                f"Store {p['name']} has import jobs in progress; pass force=true to delete it anyway"
-            )
+            raise conflict(f"Store {p['name']} has import jobs in progress; pass force=true to delete it anyway")
         self.delete(kind, p["name"])
         return {"status": "DELETING", **{k: v for k, v in store.items() if k != "status"}}
 
@@ -140,16 +138,12 @@ class AnalyticsModel(BaseBackend):
         return self._new_version(store, p)
 
     def get_annotation_store_version(self, p: dict[str, Any]) -> Record:
-        return self.get(
-            "annotation_store_version", f"{p['name']}/{p['versionName']}", "Annotation store version"
-        )
+        return self.get("annotation_store_version", f"{p['name']}/{p['versionName']}", "Annotation store version")
 
     def list_annotation_store_versions(self, p: dict[str, Any]) -> Record:
         self._store("annotation_store", p["name"])
         status = (p.get("filter") or {}).get("status")
-        return {
-            "annotationStoreVersions": self.records("annotation_store_version", name=p["name"], status=status)
-        }
+        return {"annotationStoreVersions": self.records("annotation_store_version", name=p["name"], status=status)}
 
     def update_annotation_store_version(self, p: dict[str, Any]) -> Record:
         version = self.get_annotation_store_version(p)

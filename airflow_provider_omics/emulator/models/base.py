@@ -179,9 +179,7 @@ class BaseBackend:
         return self.tokens[key]
 
     # ---- the clock ---------------------------------------------------------------------------
-    def schedule(
-        self, kind: str, record: Record, statuses: Iterable[str | tuple[str, OnEnter | None]]
-    ) -> None:
+    def schedule(self, kind: str, record: Record, statuses: Iterable[str | tuple[str, OnEnter | None]]) -> None:
         """Move ``record`` through ``statuses``, one every ``step_seconds``; the last is final."""
         plan = [s if isinstance(s, tuple) else (s, None) for s in statuses]
         start = time.time()
@@ -208,9 +206,7 @@ class BaseBackend:
             record = self.table(step.kind).get(step.ident)
             if record is None:
                 continue
-            rule = (
-                next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
-            )
+            rule = next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
             if rule is not None:
                 self.cancel_steps(step.kind, step.ident)
                 self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True)
@@ -245,9 +241,7 @@ class BaseBackend:
                 if field_name in record:
                     record[field_name] = stamp
 
-    def transition(
-        self, kind: str, ident: str, status: str, message: str | None, reason: str | None
-    ) -> Record:
+    def transition(self, kind: str, ident: str, status: str, message: str | None, reason: str | None) -> Record:
         """Move one record now, as if someone acted in the console: its remaining plan is dropped."""
         record = self.get(kind, ident)
         self.cancel_steps(kind, ident)

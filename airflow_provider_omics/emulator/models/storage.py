@@ -142,9 +142,7 @@ class StorageModel(BaseBackend):
         return {}
 
     # ---- read sets -----------------------------------------------------------------------------
-    def _new_read_set(
-        self, store_id: str, source: dict[str, Any], files: dict[str, bytes], **extra: Any
-    ) -> Record:
+    def _new_read_set(self, store_id: str, source: dict[str, Any], files: dict[str, bytes], **extra: Any) -> Record:
         ident = self.numeric_id()
         file_type = source["sourceFileType"]
         read_set = {
@@ -183,9 +181,7 @@ class StorageModel(BaseBackend):
             raise not_found("File", f"{p.get('file')} of read set {p['id']}")
         start = (p["partNumber"] - 1) * PART_SIZE
         if start >= max(len(content), 1):
-            raise OmicsError(
-                "RangeNotSatisfiableException", f"Part {p['partNumber']} is past the end of the file"
-            )
+            raise OmicsError("RangeNotSatisfiableException", f"Part {p['partNumber']} is past the end of the file")
         return {"payload": content[start : start + PART_SIZE]}
 
     def _read_set(self, store_id: str, ident: str) -> Record:
@@ -200,9 +196,7 @@ class StorageModel(BaseBackend):
     def list_read_sets(self, p: dict[str, Any]) -> Record:
         self.get_sequence_store({"id": p["sequenceStoreId"]})
         flt = p.get("filter") or {}
-        equal = {
-            k: flt.get(k) for k in ("name", "status", "referenceArn", "sampleId", "subjectId", "creationType")
-        }
+        equal = {k: flt.get(k) for k in ("name", "status", "referenceArn", "sampleId", "subjectId", "creationType")}
         read_sets = self.records("read_set", sequenceStoreId=p["sequenceStoreId"], **equal)
         return {"readSets": [r for r in read_sets if _in_range(r, flt)]}
 
@@ -253,9 +247,7 @@ class StorageModel(BaseBackend):
             for slot, uri in source["sourceFiles"].items():
                 data = self.s3.read(uri)
                 if data is None:
-                    source.update(
-                        status="FAILED", statusMessage=f"Source file {uri} could not be read: NoSuchKey"
-                    )
+                    source.update(status="FAILED", statusMessage=f"Source file {uri} could not be read: NoSuchKey")
                     break
                 files[slot.upper()] = data
             else:
@@ -422,9 +414,7 @@ class StorageModel(BaseBackend):
                 )
                 continue
             if not data.lstrip().startswith(b">"):
-                source.update(
-                    status="FAILED", statusMessage=f"Source file {source['sourceFile']} is not a FASTA file"
-                )
+                source.update(status="FAILED", statusMessage=f"Source file {source['sourceFile']} is not a FASTA file")
                 continue
             ident = self.numeric_id()
             store = job["referenceStoreId"]
@@ -464,9 +454,7 @@ class StorageModel(BaseBackend):
         return reference
 
     def get_reference(self, p: dict[str, Any]) -> Record:
-        content = self._reference(p["referenceStoreId"], p["id"])["_content"].get(
-            p.get("file") or "SOURCE", b""
-        )
+        content = self._reference(p["referenceStoreId"], p["id"])["_content"].get(p.get("file") or "SOURCE", b"")
         start = (p["partNumber"] - 1) * PART_SIZE
         return {"payload": content[start : start + PART_SIZE]}
 
@@ -525,9 +513,7 @@ class StorageModel(BaseBackend):
         return {"checksum": checksum}
 
     def list_read_set_upload_parts(self, p: dict[str, Any]) -> Record:
-        parts = sorted(
-            self._upload(p)["_parts"].values(), key=lambda part: (part["partSource"], part["partNumber"])
-        )
+        parts = sorted(self._upload(p)["_parts"].values(), key=lambda part: (part["partSource"], part["partNumber"]))
         return {"parts": [part for part in parts if part["partSource"] == p["partSource"]]}
 
     def complete_multipart_read_set_upload(self, p: dict[str, Any]) -> Record:
@@ -536,9 +522,7 @@ class StorageModel(BaseBackend):
         for part in sorted(p["parts"], key=lambda part: (part["partSource"], part["partNumber"])):
             stored = upload["_parts"].get((part["partSource"], part["partNumber"]))
             if stored is None or stored["checksum"] != part["checksum"]:
-                raise invalid(
-                    f"Part {part['partNumber']} of {part['partSource']} was not uploaded with that checksum"
-                )
+                raise invalid(f"Part {part['partNumber']} of {part['partSource']} was not uploaded with that checksum")
             files[part["partSource"]] = files.get(part["partSource"], b"") + stored["_data"]
         read_set = self._new_read_set(p["sequenceStoreId"], upload, files, creationType="UPLOAD")
         self.delete("upload", p["uploadId"])
@@ -555,11 +539,7 @@ class StorageModel(BaseBackend):
     # ---- S3 access policies --------------------------------------------------------------------
     def put_s3_access_policy(self, p: dict[str, Any]) -> Record:
         store = next(
-            (
-                s
-                for s in self.records("sequence_store")
-                if s["s3Access"]["s3AccessPointArn"] == p["s3AccessPointArn"]
-            ),
+            (s for s in self.records("sequence_store") if s["s3Access"]["s3AccessPointArn"] == p["s3AccessPointArn"]),
             None,
         )
         if store is None:

@@ -44,9 +44,7 @@ def _tasks(engine: str, text: str) -> list[dict[str, Any]]:
     tasks = []
     for index, match in enumerate(found):
         body = text[match.end() : found[index + 1].start() if index + 1 < len(found) else len(text)]
-        tasks.append(
-            {"name": match.group(1), "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else []}
-        )
+        tasks.append({"name": match.group(1), "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else []})
     return tasks
 
 
@@ -104,8 +102,7 @@ class WorkflowModel(BaseBackend):
             "type": "PRIVATE",
             "description": p.get("description"),
             "engine": engine,
-            "definition": p.get("definitionUri")
-            or f"s3://omics-workflows/{hashlib.sha256(blob).hexdigest()}.zip",
+            "definition": p.get("definitionUri") or f"s3://omics-workflows/{hashlib.sha256(blob).hexdigest()}.zip",
             "main": main,
             "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
             "parameterTemplate": p.get("parameterTemplate") or {},
@@ -155,9 +152,7 @@ class WorkflowModel(BaseBackend):
     def create_workflow_version(self, p: dict[str, Any]) -> Record:
         workflow = self.get_workflow({"id": p["workflowId"]})
         key = f"{p['workflowId']}/{p['versionName']}"
-        if key in self.table("workflow_version") and not self.tokens.get(
-            ("CreateWorkflowVersion", p["requestId"])
-        ):
+        if key in self.table("workflow_version") and not self.tokens.get(("CreateWorkflowVersion", p["requestId"])):
             raise conflict(f"Workflow {p['workflowId']} already has a version {p['versionName']}")
 
         def create() -> Record:
@@ -244,9 +239,7 @@ class WorkflowModel(BaseBackend):
         if not run.get("storageType"):
             run["storageType"] = "DYNAMIC"
         self.add("run", run)
-        self.schedule(
-            "run", run, ["STARTING", ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)]
-        )
+        self.schedule("run", run, ["STARTING", ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)])
         return run
 
     def _run_started(self, run: Record) -> None:
@@ -314,9 +307,7 @@ class WorkflowModel(BaseBackend):
         return self.get("run", p["id"], "Run")
 
     def list_runs(self, p: dict[str, Any]) -> Record:
-        runs = self.records(
-            "run", name=p.get("name"), runGroupId=p.get("runGroupId"), batchId=p.get("batchId")
-        )
+        runs = self.records("run", name=p.get("name"), runGroupId=p.get("runGroupId"), batchId=p.get("batchId"))
         # DELETED runs are listed only when asked for by status
         if p.get("status") == "DELETED":
             runs = [r for r in self.table("run").values() if r["status"] == "DELETED"]
@@ -531,18 +522,14 @@ class WorkflowModel(BaseBackend):
             if run is not None and run["status"] not in RUN_TERMINAL | {"STOPPING"}:
                 self._stop(run)
                 entry["submissionStatus"] = "CANCEL_SUCCESS"
-                summary["successfulCancelSubmissionCount"] = (
-                    summary.get("successfulCancelSubmissionCount", 0) + 1
-                )
+                summary["successfulCancelSubmissionCount"] = summary.get("successfulCancelSubmissionCount", 0) + 1
         batch["status"] = "STOPPING"
         return {}
 
     def delete_run_batch(self, p: dict[str, Any]) -> Record:
         batch = self.get_batch(p)
         if batch["status"] not in ("PROCESSED", "CANCELLED", "FAILED"):
-            raise conflict(
-                f"Run batch {batch['id']} is {batch['status']}; its runs can be deleted once it ends"
-            )
+            raise conflict(f"Run batch {batch['id']} is {batch['status']}; its runs can be deleted once it ends")
         for entry in batch["_runs"]:
             run = self.table("run").get(entry.get("runId") or "")
             if run is not None and run["status"] in RUN_TERMINAL:
@@ -560,10 +547,7 @@ class WorkflowModel(BaseBackend):
 
     # ---- configurations ------------------------------------------------------------------------
     def create_configuration(self, p: dict[str, Any]) -> Record:
-        if (
-            p["name"] in self.table("configuration")
-            and ("CreateConfiguration", p["requestId"]) not in self.tokens
-        ):
+        if p["name"] in self.table("configuration") and ("CreateConfiguration", p["requestId"]) not in self.tokens:
             raise conflict(f"Configuration {p['name']} already exists")
 
         def create() -> Record:

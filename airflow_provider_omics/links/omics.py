@@ -1,0 +1,31 @@
+"""A console link to whatever HealthOmics job or resource a task started or waits on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+
+from airflow_provider_omics.jobs import JobKind
+
+
+class OmicsConsoleLink(BaseAwsLink):
+    """Opens the job's page in the HealthOmics console (the path comes from the job table)."""
+
+    name = "AWS HealthOmics Console"
+    key = "omics_console"
+    format_str = BASE_AWS_CONSOLE_LINK + "/omics/home?region={region_name}#/{path}"
+
+    @classmethod
+    def persist_job(
+        cls,
+        context: Any,
+        operator: Any,
+        kind: JobKind,
+        ids: Mapping[str, Any],
+        region_name: str,
+        partition: str,
+    ) -> None:
+        if kind.console_path:
+            cls.persist(context, operator, region_name, partition, path=kind.console_path.format(**ids))

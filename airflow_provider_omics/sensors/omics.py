@@ -1,0 +1,145 @@
+"""Sensors: wait for any HealthOmics job of the job table (poke, reschedule or deferrable)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_provider_omics.errors import OmicsJobFailed
+from airflow_provider_omics.hooks.omics import OmicsHook, outcome
+from airflow_provider_omics.jobs import JobKind, job_kind
+from airflow_provider_omics.operators.base import default_deferrable, raise_for_event
+from airflow_provider_omics.service_model import snake
+from airflow_provider_omics.triggers.omics import OmicsJobTrigger, json_safe
+
+
+class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
+    """Wait until a HealthOmics job or resource of ``kind`` ends; fail at once if it fails.
+
+    ``OmicsJobSensor(task_id=..., kind="read_set_import", sequence_store_id="...", id="...")``: the
+    identifying arguments are the kind's describe arguments in snake_case. Returns (XCom) the final
+    describe output. ``deferrable=True`` waits in the triggerer; ``mode="reschedule"`` frees the slot
+    between pokes.
+    """
+
+    aws_hook_class = OmicsHook
+    template_fields: Sequence[str] = aws_template_fields("ids")
+    kind: str | None = None
+    ui_color = "#e4f0e8"
+
+    def __init__(
+        self,
+        *,
+        kind: str | None = None,
+        deferrable: bool | None = None,
+        fail_on_partial_success: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.kind = kind or self.kind
+        job = job_kind(self.kind or "")
+        self.ids = {member: kwargs.pop(snake(member)) for member in job.ids if snake(member) in kwargs}
+        missing = [snake(member) for member in job.ids if member not in self.ids]
+        if missing:
+            raise ValueError(f"{type(self).__name__}: a {job.label} is identified by {', '.join(missing)}")
+        super().__init__(**kwargs)
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.fail_on_partial_success = fail_on_partial_success
+
+    @property
+    def job(self) -> JobKind:
+        return job_kind(self.kind or "")
+
+    def poke(self, context: Any) -> Any:
+        described = self.hook.describe(self.job, **self.ids)
+        verdict = outcome(self.job, described, self.fail_on_partial_success)
+        self.log.info("%s %s is %s", self.job.label, self.ids, self.job.status_of(described))
+        if verdict == "failure":
+            raise OmicsJobFailed.from_described(self.job, self.ids, described)
+        if verdict == "success":
+            context["ti"].xcom_push(key="return_value", value=json_safe(described))
+            return True
+        return False
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):  # already over: no need to defer
+            return None
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        self.defer(
+            trigger=OmicsJobTrigger(
+                kind=self.job.name,
+                ids=self.ids,
+                waiter_delay=self.poke_interval,
+                waiter_max_attempts=max(1, int(timeout // max(self.poke_interval, 0.001))),
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+                fail_on_partial_success=self.fail_on_partial_success,
+                cancel_on_kill=False,  # a sensor watches a job it did not start
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        raise_for_event(self.job, event)
+        return event["described"]
+
+
+class OmicsRunSensor(OmicsJobSensor):
+    """Wait for a workflow run (``id``) to COMPLETE; fail on FAILED, CANCELLED or DELETED."""
+
+    kind = "run"
+
+
+class OmicsRunBatchSensor(OmicsJobSensor):
+    """Wait for a run batch (``batch_id``) to be PROCESSED."""
+
+    kind = "run_batch"
+
+
+class OmicsReadSetImportJobSensor(OmicsJobSensor):
+    """Wait for a read-set import job (``sequence_store_id``, ``id``)."""
+
+    kind = "read_set_import"
+
+
+class OmicsReadSetExportJobSensor(OmicsJobSensor):
+    """Wait for a read-set export job (``sequence_store_id``, ``id``)."""
+
+    kind = "read_set_export"
+
+
+class OmicsReadSetActivationJobSensor(OmicsJobSensor):
+    """Wait for a read-set activation job (``sequence_store_id``, ``id``)."""
+
+    kind = "read_set_activation"
+
+
+class OmicsReferenceImportJobSensor(OmicsJobSensor):
+    """Wait for a reference import job (``reference_store_id``, ``id``)."""
+
+    kind = "reference_import"
+
+
+class OmicsVariantImportJobSensor(OmicsJobSensor):
+    """Wait for a variant import job (``job_id``)."""
+
+    kind = "variant_import"
+
+
+class OmicsAnnotationImportJobSensor(OmicsJobSensor):
+    """Wait for an annotation import job (``job_id``)."""
+
+    kind = "annotation_import"
+
+
+class OmicsWorkflowSensor(OmicsJobSensor):
+    """Wait for a workflow (``id``) to be ACTIVE."""
+
+    kind = "workflow"

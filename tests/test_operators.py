@@ -1,0 +1,188 @@
+"""Operators through Airflow itself (``dag.test()``) against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import xcom
+from tour import WDL, put_inputs
+
+
+@pytest.fixture
+def inputs(s3, tmp_path):
+    put_inputs(s3)
+    (tmp_path / "main.wdl").write_bytes(WDL)
+    return tmp_path
+
+
+INGEST = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05, deferrable={deferrable})
+    import_reads = OmicsStartReadSetImportJobOperator(
+        task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+        deferrable={deferrable},
+        sources=[{{"sourceFiles": {{"source1": "s3://genomics/reads/s1_R1.fastq",
+                                   "source2": "s3://genomics/reads/s1_R2.fastq"}},
+                  "sourceFileType": "FASTQ", "subjectId": "p1", "sampleId": "s1", "name": "s1"}}],
+    )
+    export = OmicsStartReadSetExportJobOperator(
+        task_id="export", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+        destination="s3://genomics/exported/", deferrable={deferrable},
+        sources=[{{"readSetId": "{{{{ ti.xcom_pull('import_reads')['sources'][0]['readSetId'] }}}}"}}],
+    )
+    import_reads >> export
+"""
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_ingest_and_export_pass_ids_through_xcom(run_dag, inputs, s3, emulator, deferrable):
+    _, tis = run_dag(INGEST.format(deferrable=deferrable))
+    assert {t: ti.state for t, ti in tis.items()} == {
+        "store": "success",
+        "import_reads": "success",
+        "export": "success",
+    }
+    imported = xcom(tis["import_reads"])
+    assert imported["status"] == "COMPLETED"
+    read_set_id = imported["sources"][0]["readSetId"]
+    assert xcom(tis["export"])["readSets"] == [{"id": read_set_id, "status": "FINISHED", "statusMessage": ""}]
+    body = s3.get_object(Bucket="genomics", Key=f"exported/{read_set_id}/s1_R1.fastq")["Body"].read()
+    assert body.startswith(b"@r1/1")
+    assert xcom(tis["store"], "omics_console")["path"] == f"sequence-stores/{xcom(tis['store'])['id']}"
+
+
+WORKFLOW_AND_RUN = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    workflow = OmicsCreateWorkflowOperator(
+        task_id="workflow", name="align", definition_path="{definition}", waiter_delay=0.05)
+    run = OmicsStartRunOperator(
+        task_id="run", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
+        name="{name}", parameters={{"sample_name": "s1"}}, waiter_delay=0.05, waiter_max_attempts=2000,
+        deferrable={deferrable}, retries={retries}, retry_delay=0)
+"""
+
+
+def workflow_and_run(inputs, name="s1", deferrable=False, retries=0):
+    return WORKFLOW_AND_RUN.format(definition=inputs / "main.wdl", name=name, deferrable=deferrable, retries=retries)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_failed_run_fails_the_task_at_once_with_the_service_message(run_dag, inputs, emulator, capfd, deferrable):
+    emulator.add_outcome(
+        "run", "oom-*", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR", message="align ran out of memory"
+    )
+    _, tis = run_dag(workflow_and_run(inputs, name="oom-s1", deferrable=deferrable))
+    assert tis["run"].state == "failed"
+    assert "ended FAILED: OUT_OF_MEMORY_ERROR: align ran out of memory" in capfd.readouterr().out
+    assert emulator.request_counts()["GetRun"] < 20  # ended on the failure, not after 2000 polls
+
+
+def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, capfd):
+    emulator.add_outcome("run", "s1", "CANCELLED", message="Cancelled in the console")
+    _, tis = run_dag(workflow_and_run(inputs, deferrable=True))
+    assert tis["run"].state == "failed"
+    assert "ended CANCELLED: Cancelled in the console" in capfd.readouterr().out
+
+
+def test_a_retry_reattaches_to_the_job_it_started(run_dag, inputs, emulator, omics):
+    # The first try starts the run, then its first status call fails: the retry must not start a second run.
+    emulator.add_fault("GetRun", "AccessDeniedException", count=1)
+    _, tis = run_dag(workflow_and_run(inputs, retries=1))
+    assert tis["run"].state == "success" and tis["run"].try_number == 2
+    assert len(omics.list_runs()["items"]) == 1
+    assert emulator.request_counts()["StartRun"] == 2  # the same requestId twice: one run
+
+
+def test_a_retry_after_a_failed_run_starts_a_fresh_one(run_dag, inputs, emulator, omics):
+    emulator.add_outcome("run", "s1", "FAILED", failure_reason="SERVICE_ERROR", message="transient")
+    _, tis = run_dag(workflow_and_run(inputs, retries=1))
+    assert tis["run"].state == "failed" and tis["run"].try_number == 2
+    assert [r["status"] for r in omics.list_runs()["items"]] == ["FAILED", "FAILED"]
+
+
+def test_bad_input_fails_before_any_api_call(run_dag, emulator, capfd):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="not-an-id", role_arn="admin", output_uri="s3://b/o",
+                              log_level="LOUD")
+    """)
+    assert tis["run"].state == "failed"
+    out = capfd.readouterr().out
+    assert "workflow_id: 'not-an-id' does not match the pattern [0-9]+" in out
+    assert "role_arn: 'admin' does not match the pattern" in out
+    assert "log_level: 'LOUD' is not one of OFF, FATAL, ERROR, ALL" in out
+    assert emulator.request_counts() == {}
+
+
+def test_parameters_file_that_is_not_json_fails_before_any_api_call(run_dag, emulator, capfd, tmp_path):
+    (tmp_path / "params.json").write_text("{'sample': 1")
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START, template_searchpath="{tmp_path}") as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="1234567", role_arn=ROLE, output_uri="s3://b/o",
+                              parameters="params.json")
+    """)
+    assert tis["run"].state == "failed"
+    assert "parameters: not a JSON object nor a .json file that holds one" in capfd.readouterr().out
+    assert emulator.request_counts() == {}
+
+
+def test_parameters_from_a_templated_json_file(run_dag, inputs, emulator, omics, tmp_path):
+    (tmp_path / "params.json").write_text('{"sample_name": "{{ dag_run.dag_id }}"}')
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START, template_searchpath="{tmp_path}") as dag:
+        workflow = OmicsCreateWorkflowOperator(
+            task_id="workflow", name="align", definition_path="{inputs / "main.wdl"}", waiter_delay=0.05)
+        OmicsStartRunOperator(task_id="run", workflow_id=workflow.output["id"], role_arn=ROLE,
+                              output_uri="s3://genomics/runs/", parameters="params.json", waiter_delay=0.05)
+    """)
+    assert xcom(tis["run"])["parameters"] == {"sample_name": "test_dag"}
+
+
+def test_runs_map_over_samples_each_with_its_own_token(run_dag, inputs, emulator, omics):
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        workflow = OmicsCreateWorkflowOperator(
+            task_id="workflow", name="align", definition_path="{inputs / "main.wdl"}", waiter_delay=0.05)
+        OmicsStartRunOperator.partial(
+            task_id="run", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
+            waiter_delay=0.05, deferrable=True,
+        ).expand(parameters=[{{"sample_name": "s1"}}, {{"sample_name": "s2"}}, {{"sample_name": "s3"}}])
+    """)
+    assert [tis[f"run[{i}]"].state for i in range(3)] == ["success"] * 3
+    runs = omics.list_runs()["items"]
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"COMPLETED"}
+    assert sorted(xcom(tis[f"run[{i}]"])["parameters"]["sample_name"] for i in range(3)) == ["s1", "s2", "s3"]
+
+
+def test_partial_import_fails_naming_each_failed_source(run_dag, inputs, emulator, capfd):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
+        OmicsStartReadSetImportJobOperator(
+            task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+            deferrable=True, sources=[
+                {"sourceFiles": {"source1": f"s3://genomics/reads/{name}"}, "sourceFileType": "FASTQ",
+                 "subjectId": "p1", "sampleId": name} for name in ("s1_R1.fastq", "lost.fastq")])
+    """)
+    assert tis["import_reads"].state == "failed"
+    out = capfd.readouterr().out
+    assert "ended COMPLETED_WITH_FAILURES: 1 of 2 sources failed. 1 failed:" in out
+    assert (
+        "lost.fastq s3://genomics/reads/lost.fastq: Source file s3://genomics/reads/lost.fastq could not be read" in out
+    )
+
+
+def test_large_imports_are_split_into_jobs_of_one_hundred(run_dag, inputs, emulator, omics):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
+        OmicsStartReadSetImportJobOperator(
+            task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+            deferrable=True, sources=[
+                {"sourceFiles": {"source1": "s3://genomics/reads/s1_R1.fastq"}, "sourceFileType": "FASTQ",
+                 "subjectId": "p1", "sampleId": f"s{i}"} for i in range(150)])
+    """)
+    imported = xcom(tis["import_reads"])
+    assert len(imported["jobs"]) == 2 and emulator.request_counts()["StartReadSetImportJob"] == 2
+    assert len({s["readSetId"] for s in imported["sources"]}) == 150
+    store_id = xcom(tis["store"])["id"]
+    assert len(omics.list_read_sets(sequenceStoreId=store_id, maxResults=100)["readSets"]) == 100
