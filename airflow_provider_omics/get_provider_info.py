@@ -29,4 +29,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": modules("hooks.omics"),
+        "operators": modules("operators.storage", "operators.workflows", "operators.analytics"),
+        "sensors": modules("sensors.omics"),
+        "triggers": modules("triggers.omics"),
+        "extra-links": ["airflow_provider_omics.links.omics.OmicsConsoleLink"],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import xcom
+from conftest import ROLE_ARN, xcom
 from tour import WDL, put_inputs
 
 
@@ -186,3 +186,67 @@ def test_large_imports_are_split_into_jobs_of_one_hundred(run_dag, inputs, emula
     assert len({s["readSetId"] for s in imported["sources"]}) == 150
     store_id = xcom(tis["store"])["id"]
     assert len(omics.list_read_sets(sequenceStoreId=store_id, maxResults=100)["readSets"]) == 100
+
+
+def test_analytics_pipeline_reuses_stores_and_reattaches_imports(run_dag, inputs, emulator, omics):
+    # The store exists already (a re-run of the DAG); the first status call of the import fails after it started.
+    omics.create_variant_store(name="cohort", reference={"referenceArn": "arn:aws:omics:us-east-1:123456789012:x"})
+    emulator.add_fault("GetVariantImportJob", "AccessDeniedException", count=1)
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        store = OmicsCreateVariantStoreOperator(
+            task_id="store", name="cohort", reference={"referenceArn": "arn:aws:omics:us-east-1:123456789012:x"},
+            waiter_delay=0.05)
+        variants = OmicsStartVariantImportJobOperator(
+            task_id="variants", destination_name="cohort", role_arn=ROLE, waiter_delay=0.05, deferrable=True,
+            items=[{"source": "s3://genomics/variants/s1.vcf"}], retries=1, retry_delay=0)
+        annotations = OmicsCreateAnnotationStoreOperator(
+            task_id="annotations", name="genes", store_format="GFF", waiter_delay=0.05)
+        version = OmicsCreateAnnotationStoreVersionOperator(
+            task_id="version", name="genes", version_name="release_2", waiter_delay=0.05)
+        gff = OmicsStartAnnotationImportJobOperator(
+            task_id="gff", destination_name="genes", version_name="release_2", role_arn=ROLE, waiter_delay=0.05,
+            items=[{"source": "s3://genomics/annotations/genes.gff"}])
+        store >> variants
+        annotations >> version >> gff
+    """)
+    assert {t: ti.state for t, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert tis["variants"].try_number == 2
+    assert len(omics.list_variant_import_jobs()["variantImportJobs"]) == 1  # the retry found the first job
+    assert xcom(tis["variants"])["items"] == [
+        {"source": "s3://genomics/variants/s1.vcf", "jobStatus": "COMPLETED", "statusMessage": ""}
+    ]
+    assert xcom(tis["gff"])["versionName"] == "release_2"
+
+
+def test_start_without_waiting_rerun_and_cancel(run_dag, inputs, emulator, omics):
+    emulator.backend.step_seconds = 2  # the re-run must still be going when the cancel task runs
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        workflow = OmicsCreateWorkflowOperator(
+            task_id="workflow", name="align", definition_path="{inputs / "main.wdl"}", waiter_delay=0.05)
+        first = OmicsStartRunOperator(
+            task_id="first", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
+            name="first", wait_for_completion=False)
+        rerun = OmicsStartRunOperator(task_id="rerun", run_id=first.output["id"], name="rerun",
+                                      wait_for_completion=False)
+        OmicsCancelRunOperator(task_id="cancel", run_id=rerun.output["id"], waiter_delay=0.05)
+    """)
+    assert {t: ti.state for t, ti in tis.items()} == dict.fromkeys(tis, "success")
+    assert xcom(tis["first"])["status"] == "PENDING"  # returned right after starting
+    rerun = omics.get_run(id=xcom(tis["rerun"])["id"])
+    assert rerun["runId"] == xcom(tis["first"])["id"] and rerun["outputUri"] == "s3://genomics/runs/"
+    assert xcom(tis["cancel"])["status"] == "CANCELLED" == rerun["status"]
+
+
+def test_on_kill_cancels_the_run_the_task_started(emulator, omics, inputs):
+    from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+    emulator.backend.step_seconds = 5
+    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+    run = omics.start_run(workflowId=workflow["id"], roleArn=ROLE_ARN, outputUri="s3://genomics/r/", requestId="k")
+    operator = OmicsStartRunOperator(task_id="run", workflow_id=workflow["id"])
+    operator.job_ids = [{"id": run["id"]}]  # what execute() records right after starting
+    operator.on_kill()
+    assert omics.get_run(id=run["id"])["status"] == "STOPPING"

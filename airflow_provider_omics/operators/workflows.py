@@ -92,6 +92,9 @@ class OmicsStartRunOperator(OmicsJobOperator):
 
     kind = "run"
     parameters: Any
+    run_id: str | None
+    role_arn: str | None
+    output_uri: str | None
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"parameters": "json"}
 
@@ -101,6 +104,11 @@ class OmicsStartRunOperator(OmicsJobOperator):
                 self.parameters = json.loads(self.parameters)
             except ValueError as exc:
                 raise ValueError(f"parameters: not a JSON object nor a .json file that holds one: {exc}") from exc
+        if self.run_id and not (self.role_arn and self.output_uri):
+            # The service wants both even for a re-run: take them from the run being repeated.
+            original = self.hook.describe("run", id=self.run_id)
+            self.role_arn = self.role_arn or original["roleArn"]
+            self.output_uri = self.output_uri or original["outputUri"]
         return super().build_requests(context)
 
 

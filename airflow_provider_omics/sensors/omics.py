@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
     """Wait until a HealthOmics job or resource of ``kind`` ends; fail at once if it fails.
 
     ``OmicsJobSensor(task_id=..., kind="read_set_import", sequence_store_id="...", id="...")``: the
-    identifying arguments are the kind's describe arguments in snake_case. Returns (XCom) the final
+    identifying arguments are the kind's describe arguments in snake_case, or ``ids={"id": ..., "taskId": ...}``
+    as the API names them. Returns (XCom) the final
     describe output. ``deferrable=True`` waits in the triggerer; ``mode="reschedule"`` frees the slot
     between pokes.
     """
@@ -35,13 +36,14 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         self,
         *,
         kind: str | None = None,
+        ids: Mapping[str, Any] | None = None,
         deferrable: bool | None = None,
         fail_on_partial_success: bool = True,
         **kwargs: Any,
     ) -> None:
         self.kind = kind or self.kind
         job = job_kind(self.kind or "")
-        self.ids = {member: kwargs.pop(snake(member)) for member in job.ids if snake(member) in kwargs}
+        self.ids = dict(ids or {}) or {m: kwargs.pop(snake(m)) for m in job.ids if snake(m) in kwargs}
         missing = [snake(member) for member in job.ids if member not in self.ids]
         if missing:
             raise ValueError(f"{type(self).__name__}: a {job.label} is identified by {', '.join(missing)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
@@ -29,7 +30,10 @@ class StatusSource:
     client is opened by the first wait that needs it and closed when the last one ends.
     """
 
-    _sources: ClassVar[dict[tuple[Any, ...], StatusSource]] = {}
+    # Clients belong to one event loop: sources are kept per loop, and go with it.
+    _sources: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], StatusSource]]] = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, hook: OmicsHook, key: tuple[Any, ...]) -> None:
         self.hook = hook
@@ -41,10 +45,10 @@ class StatusSource:
 
     @classmethod
     def for_hook(cls, hook: OmicsHook, key: tuple[Any, ...]) -> StatusSource:
-        key = (*key, id(asyncio.get_running_loop()))  # clients belong to one event loop
-        if key not in cls._sources:
-            cls._sources[key] = cls(hook, key)
-        return cls._sources[key]
+        sources = cls._sources.setdefault(asyncio.get_running_loop(), {})
+        if key not in sources:
+            sources[key] = cls(hook, key)
+        return sources[key]
 
     @contextlib.asynccontextmanager
     async def in_use(self) -> AsyncIterator[StatusSource]:
@@ -61,7 +65,7 @@ class StatusSource:
                 if self._users == 0:
                     await self._context.__aexit__(None, None, None)
                     self._client = self._context = None
-                    self._sources.pop(self.key, None)
+                    self._sources.get(asyncio.get_running_loop(), {}).pop(self.key, None)
 
     async def describe(self, kind: str, ids: Mapping[str, Any]) -> dict[str, Any]:
         return await self.hook.describe_async(self._client, kind, **ids)
@@ -142,7 +146,8 @@ class OmicsJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         async with self._source().in_use() as source:
-            yield await self._wait(source)
+            event = await self._wait(source)
+        yield event  # after the client is released: nothing may resume this generator
 
     async def _wait(self, source: StatusSource) -> TriggerEvent:
         job = job_kind(self.kind)

@@ -20,7 +20,9 @@ class AnalyticsModel(BaseBackend):
         store = {
             "id": self.uuid().replace("-", "")[:12],
             "name": name,
-            "reference": p.get("reference") or {},
+            # a union the service always fills: stores made without one (GFF, TSV) point at no real reference
+            "reference": p.get("reference")
+            or {"referenceArn": self.arn("referenceStore/0000000000/reference/0000000000")},
             "status": "CREATING",
             "statusMessage": "",
             "storeArn": self.arn(f"{store_type}/{name}"),
