@@ -39,14 +39,12 @@ class OmicsJobFailed(AirflowException):
 
     @classmethod
     def from_described(cls, kind: JobKind, ids: Mapping[str, Any], described: Mapping[str, Any]) -> OmicsJobFailed:
-        return cls(
-            kind,
-            ids,
-            kind.status_of(described),
-            kind.message_of(described),
-            described,
-            kind.failed_items(described),
-        )
+        message = kind.message_of(described)
+        parts = kind.failed_parts(described)
+        if parts:
+            counted = ", ".join(f"{name} {count}" for name, count in parts.items())
+            message = f"{message}; {counted}" if message else counted
+        return cls(kind, ids, kind.status_of(described), message, described, kind.failed_items(described))
 
 
 class OmicsRetriesExhausted(AirflowException):

@@ -39,6 +39,9 @@ class JobKind:
     cancel_operation: str | None = None
     list_operation: str | None = None
     console_path: str | None = None  # fragment of the HealthOmics console URL, formatted with the ids
+    # Counters of failed parts in a job that ends "successfully" (a batch PROCESSED with failed runs):
+    # like COMPLETED_WITH_FAILURES, a failure unless the user accepts partial success.
+    failed_counters: tuple[tuple[str, ...], ...] = ()
 
     @property
     def terminal_states(self) -> frozenset[str]:
@@ -65,6 +68,16 @@ class JobKind:
                 names = [_describe_item(item.get(k)) for k in self.item_keys if item.get(k)]
                 failed.append((" ".join(names) or "item", item.get("statusMessage") or "no message"))
         return failed
+
+    def failed_parts(self, described: Mapping[str, Any]) -> dict[str, int]:
+        counts = {}
+        for path in self.failed_counters:
+            value: Any = described
+            for key in path:
+                value = (value or {}).get(key)
+            if value:
+                counts[path[-1]] = int(value)
+        return counts
 
     def ids_of(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, str]:
         """The describe arguments for a job, from its start response and the request that started it."""
@@ -198,6 +211,7 @@ _KINDS = [
         cancel_operation="CancelRunBatch",
         list_operation="ListBatch",
         console_path="run-batches/{batchId}",
+        failed_counters=(("runSummary", "failedRunCount"), ("runSummary", "cancelledRunCount")),
     ),
     JobKind(
         "workflow",

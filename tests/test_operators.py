@@ -153,34 +153,28 @@ def test_runs_map_over_samples_each_with_its_own_token(run_dag, inputs, emulator
     assert sorted(xcom(tis[f"run[{i}]"])["parameters"]["sample_name"] for i in range(3)) == ["s1", "s2", "s3"]
 
 
+IMPORT_READS = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
+    OmicsStartReadSetImportJobOperator(
+        task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+        deferrable=True, sources=[
+            {{"sourceFiles": {{"source1": f"s3://genomics/reads/{{name}}"}}, "sourceFileType": "FASTQ",
+             "subjectId": "p1", "sampleId": f"s{{i}}"}} for i, name in enumerate({files!r})])
+"""
+
+
 def test_partial_import_fails_naming_each_failed_source(run_dag, inputs, emulator, capfd):
-    _, tis = run_dag("""
-    with DAG("test_dag", schedule=None, start_date=START) as dag:
-        store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
-        OmicsStartReadSetImportJobOperator(
-            task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
-            deferrable=True, sources=[
-                {"sourceFiles": {"source1": f"s3://genomics/reads/{name}"}, "sourceFileType": "FASTQ",
-                 "subjectId": "p1", "sampleId": name} for name in ("s1_R1.fastq", "lost.fastq")])
-    """)
+    _, tis = run_dag(IMPORT_READS.format(files=["s1_R1.fastq", "lost.fastq"]))
     assert tis["import_reads"].state == "failed"
     out = capfd.readouterr().out
     assert "ended COMPLETED_WITH_FAILURES: 1 of 2 sources failed. 1 failed:" in out
-    assert (
-        "lost.fastq s3://genomics/reads/lost.fastq: Source file s3://genomics/reads/lost.fastq could not be read" in out
-    )
+    lost = "s3://genomics/reads/lost.fastq"
+    assert f"s1 {lost}: Source file {lost} could not be read: NoSuchKey" in out
 
 
 def test_large_imports_are_split_into_jobs_of_one_hundred(run_dag, inputs, emulator, omics):
-    _, tis = run_dag("""
-    with DAG("test_dag", schedule=None, start_date=START) as dag:
-        store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
-        OmicsStartReadSetImportJobOperator(
-            task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
-            deferrable=True, sources=[
-                {"sourceFiles": {"source1": "s3://genomics/reads/s1_R1.fastq"}, "sourceFileType": "FASTQ",
-                 "subjectId": "p1", "sampleId": f"s{i}"} for i in range(150)])
-    """)
+    _, tis = run_dag(IMPORT_READS.format(files=["s1_R1.fastq"] * 150))
     imported = xcom(tis["import_reads"])
     assert len(imported["jobs"]) == 2 and emulator.request_counts()["StartReadSetImportJob"] == 2
     assert len({s["readSetId"] for s in imported["sources"]}) == 150
@@ -250,3 +244,23 @@ def test_on_kill_cancels_the_run_the_task_started(emulator, omics, inputs):
     operator.job_ids = [{"id": run["id"]}]  # what execute() records right after starting
     operator.on_kill()
     assert omics.get_run(id=run["id"])["status"] == "STOPPING"
+
+
+def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(run_dag, inputs, emulator, capfd):
+    emulator.add_outcome("run", "bad-*", "FAILED", failure_reason="SERVICE_ERROR")
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        workflow = OmicsCreateWorkflowOperator(
+            task_id="workflow", name="align", definition_path="{inputs / "main.wdl"}", waiter_delay=0.05)
+        for strict in (True, False):
+            OmicsStartRunBatchOperator(
+                task_id=f"batch_{{strict}}", batch_name=f"b{{strict}}", waiter_delay=0.05, deferrable=strict,
+                fail_on_partial_success=strict,
+                default_run_setting={{"workflowId": workflow.output["id"], "roleArn": ROLE,
+                                      "outputUri": "s3://genomics/batch/"}},
+                batch_run_settings={{"inlineSettings": [{{"runSettingId": "ok", "name": f"good-{{strict}}"}},
+                                                        {{"runSettingId": "bad", "name": f"bad-{{strict}}"}}]}})
+    """)
+    assert tis["batch_True"].state == "failed" and tis["batch_False"].state == "success"
+    assert "ended PROCESSED: failedRunCount 1" in capfd.readouterr().out
+    assert xcom(tis["batch_False"])["runSummary"] == {"completedRunCount": 1, "failedRunCount": 1}

@@ -217,7 +217,7 @@ def outcome(job: JobKind, described: Mapping[str, Any], fail_on_partial_success:
     """``success``, ``failure`` or ``waiting``: what a describe output means for a wait."""
     status = job.status_of(described)
     if status in job.success_states:
-        return "success"
+        return "failure" if fail_on_partial_success and job.failed_parts(described) else "success"
     if status == "COMPLETED_WITH_FAILURES" and not fail_on_partial_success:
         return "success"
     if status in job.failure_states:
