@@ -62,7 +62,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
     operator_extra_links = (OmicsConsoleLink(),)
     # Arguments that are not request members but are templated too (e.g. a parameters file).
     extra_template_fields: ClassVar[Sequence[str]] = ()
-    members: ClassVar[dict[str, Any]] = {}
+    members: ClassVar[dict[str, str]] = {}
     # A list member the service limits per job (100 read sets per import): longer lists start several jobs.
     split_member: ClassVar[str | None] = None
     split_limit: ClassVar[int] = 100
