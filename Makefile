@@ -27,8 +27,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	@echo "make demo: the example genomics pipeline is not written yet (issue 5); see README.md" >&2
-	@exit 1
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) .airflow-demo

@@ -153,3 +153,32 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
             time.sleep(self.waiter_delay)
             described = self.hook.describe("run", id=self.run_id)
         return json_safe(described)
+
+
+class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):
+    """List runs (``ListRuns``, every page) by ``run_group_id``, ``status``, ``name`` or ``batch_id``.
+
+    XCom: the run summaries (``id``, ``name``, ``status``, ...), e.g. to re-run the failed ones.
+    """
+
+    aws_hook_class = OmicsHook
+    template_fields: Sequence[str] = aws_template_fields("run_group_id", "status", "name", "batch_id")
+
+    def __init__(
+        self,
+        *,
+        run_group_id: str | None = None,
+        status: str | None = None,
+        name: str | None = None,
+        batch_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.run_group_id, self.status, self.name, self.batch_id = run_group_id, status, name, batch_id
+
+    def execute(self, context: Any) -> Any:
+        filters = {"runGroupId": self.run_group_id, "status": self.status, "name": self.name, "batchId": self.batch_id}
+        filters = {k: v for k, v in filters.items() if v}
+        runs = json_safe(list(self.hook.list_runs(**filters)))
+        self.log.info("%d runs match %s", len(runs), filters)
+        return runs

@@ -1,0 +1,154 @@
+"""The example DAGs, end to end in Airflow against the emulator: what a new user runs first."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import shutil
+
+import pendulum
+import pytest
+from airflow.models.taskinstance import clear_task_instances
+from airflow.utils.session import create_session
+from conftest import DAGS_FOLDER, xcom
+
+EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
+BUCKET = "omics-demo"
+
+
+def upload_inputs(s3) -> None:
+    s3.create_bucket(Bucket=BUCKET)
+    data = EXAMPLES / "data"
+    for path in data.rglob("*"):
+        if path.is_file():
+            s3.put_object(Bucket=BUCKET, Key=f"inputs/{path.relative_to(data)}", Body=path.read_bytes())
+
+
+@pytest.fixture
+def example(airflow_db, emulator, s3, monkeypatch):
+    monkeypatch.setenv("OMICS_DEMO_BUCKET", BUCKET)
+    monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
+    upload_inputs(s3)
+
+    def load(name: str):
+        folder = pathlib.Path(DAGS_FOLDER)
+        for old in folder.glob("*.py"):
+            old.unlink()
+        shutil.copy(EXAMPLES / f"{name}.py", folder)
+        shutil.copytree(EXAMPLES / "workflows", folder / "workflows", dirs_exist_ok=True)
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.dag
+
+    return load
+
+
+def states(dag_run) -> dict[str, str]:
+    return {
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti.state
+        for ti in dag_run.get_task_instances()
+    }
+
+
+@pytest.mark.slow
+def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3):
+    dag = example("omics_genomics_pipeline")
+    when = pendulum.datetime(2026, 11, 20, tz="UTC")
+    dag_run = dag.test(logical_date=when, run_after=when)
+    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    tis = {
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti for ti in dag_run.get_task_instances()
+    }
+
+    store_id = xcom(tis["ingest.sequence_store"])["id"]
+    read_sets = omics.list_read_sets(sequenceStoreId=store_id)["readSets"]
+    assert sorted(r["sampleId"] for r in read_sets) == ["NA12878", "NA12891", "NA12892"]
+
+    runs = [xcom(tis[f"analysis.call_variants[{i}]"]) for i in range(3)]
+    for run in runs:
+        assert run["status"] == "COMPLETED"
+        sample = run["parameters"]["sample_name"]
+        key = f"runs/{run['id']}/out/call_variants/{sample}.vcf"
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().startswith(b"##fileformat=VCF")
+
+    exported = s3.list_objects_v2(Bucket=BUCKET, Prefix="exports/")["Contents"]
+    assert len(exported) == 6  # two FASTQ files per read set
+    assert xcom(tis["export.import_variants"])["status"] == "COMPLETED"
+    assert len(xcom(tis["export.import_variants"])["items"]) == 3
+    assert xcom(tis["export.import_annotations"])["status"] == "COMPLETED"
+
+    # The same DAG run again (a retry, or a backfill of the same date): every job is found again.
+    def jobs() -> dict[str, int]:
+        return {
+            "sequence stores": len(omics.list_sequence_stores()["sequenceStores"]),
+            "workflows": len(omics.list_workflows()["items"]),
+            "read-set imports": len(omics.list_read_set_import_jobs(sequenceStoreId=store_id)["importJobs"]),
+            "exports": len(omics.list_read_set_export_jobs(sequenceStoreId=store_id)["exportJobs"]),
+            "runs": len(omics.list_runs()["items"]),
+            "variant imports": len(omics.list_variant_import_jobs()["variantImportJobs"]),
+            "annotation imports": len(omics.list_annotation_import_jobs()["annotationImportJobs"]),
+        }
+
+    before = jobs()
+    with create_session() as session:
+        clear_task_instances(dag_run.get_task_instances(session=session), session)
+    again = dag.test(logical_date=when, run_after=when)
+    assert again.run_id == dag_run.run_id and set(states(again).values()) == {"success"}
+    assert jobs() == before
+
+
+@pytest.mark.slow
+def test_rerun_failed_repeats_only_the_failed_runs_with_a_cache(example, emulator, omics):
+    from conftest import ROLE_ARN
+    from tour import workflow_zip
+    from waiting import status_in, until
+
+    group = omics.create_run_group(name="cohort", requestId="cohort")["id"]
+    workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")["id"]
+    until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
+    emulator.add_outcome("run", "flaky-2", "FAILED", failure_reason="SERVICE_ERROR", message="instance lost")
+    for name in ("good-1", "flaky-2", "good-3"):
+        run = omics.start_run(
+            workflowId=workflow,
+            roleArn=ROLE_ARN,
+            name=name,
+            runGroupId=group,
+            outputUri="s3://omics-demo/runs/",
+            requestId=name,
+        )
+        until(lambda run=run: omics.get_run(id=run["id"]), status_in("COMPLETED", "FAILED"))
+    failed_id = omics.list_runs(runGroupId=group, status="FAILED")["items"][0]["id"]
+
+    dag_run = example("omics_rerun_failed").test(run_conf={"run_group_id": group})
+    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    reruns = [r for r in omics.list_runs(runGroupId=group)["items"] if r["name"].endswith("-rerun")]
+    assert [r["name"] for r in reruns] == ["flaky-2-rerun"]
+    rerun = omics.get_run(id=reruns[0]["id"])
+    assert (rerun["status"], rerun["runId"], rerun["cacheBehavior"]) == ("COMPLETED", failed_id, "CACHE_ALWAYS")
+    assert rerun["cacheId"]
+
+
+@pytest.mark.slow
+def test_daily_ingest_is_idempotent_per_logical_date(example, emulator, omics, s3, monkeypatch):
+    store = omics.create_sequence_store(name="daily")["id"]
+    monkeypatch.setenv("OMICS_SEQUENCE_STORE_ID", store)
+    for sample in ("NA12878", "NA12891", "NA12892"):
+        for mate in (1, 2):
+            body = (EXAMPLES / "data" / "reads" / f"{sample}_R{mate}.fastq").read_bytes()
+            s3.put_object(Bucket=BUCKET, Key=f"incoming/2026-11-02/{sample}_R{mate}.fastq", Body=body)
+    day = pendulum.datetime(2026, 11, 2, tz="UTC")
+    dag = example("omics_daily_ingest")
+    first = dag.test(logical_date=day, run_after=day)
+    assert states(first) == {"import_reads": "success"}
+    read_sets = omics.list_read_sets(sequenceStoreId=store)["readSets"]
+    assert sorted(r["name"] for r in read_sets) == ["NA12878-2026-11-02", "NA12891-2026-11-02", "NA12892-2026-11-02"]
+
+    # The same date again (a retry or a backfill of that run): the import job it started is re-used.
+    with create_session() as session:
+        clear_task_instances(first.get_task_instances(session=session), session)
+    second = dag.test(logical_date=day, run_after=day)
+    assert second.run_id == first.run_id and states(second) == {"import_reads": "success"}
+    assert emulator.request_counts()["StartReadSetImportJob"] == 2
+    assert len(omics.list_read_set_import_jobs(sequenceStoreId=store)["importJobs"]) == 1
+    assert len(omics.list_read_sets(sequenceStoreId=store)["readSets"]) == 3
