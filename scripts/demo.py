@@ -99,9 +99,8 @@ def main() -> int:
             print(f"  {item['name']:<32} {item['status']:<10} {described['runOutputUri']}")
         exports = s3.list_objects_v2(Bucket=BUCKET, Prefix="exports/").get("Contents", [])
         print(f"Exported files: {len(exports)} under s3://{BUCKET}/exports/")
-        print(
-            f"HealthOmics requests: {sum(counts.values())} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"
-        )
+        per_operation = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+        print(f"HealthOmics requests made by the pipeline: {sum(counts.values())} ({per_operation})")
         return 0 if run["state"] == "success" else 1
     finally:
         emulator.terminate()

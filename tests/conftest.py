@@ -102,13 +102,16 @@ def run_dag(airflow_db, emulator):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         dag_run = module.dag.test(**test_kwargs)
-        instances = {}
-        for ti in dag_run.get_task_instances():
-            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-            instances[key] = ti
-        return dag_run, instances
+        return dag_run, instances(dag_run)
 
     return run
+
+
+def instances(dag_run) -> dict:
+    """A DAG run's task instances by task id, mapped ones as ``task[index]``."""
+    return {
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti for ti in dag_run.get_task_instances()
+    }
 
 
 def xcom(ti, key: str = "return_value"):

@@ -10,7 +10,7 @@ import pendulum
 import pytest
 from airflow.models.taskinstance import clear_task_instances
 from airflow.utils.session import create_session
-from conftest import DAGS_FOLDER, xcom
+from conftest import DAGS_FOLDER, instances, xcom
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
 BUCKET = "omics-demo"
@@ -45,10 +45,7 @@ def example(airflow_db, emulator, s3, monkeypatch):
 
 
 def states(dag_run) -> dict[str, str]:
-    return {
-        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti.state
-        for ti in dag_run.get_task_instances()
-    }
+    return {key: ti.state for key, ti in instances(dag_run).items()}
 
 
 @pytest.mark.slow
@@ -57,9 +54,7 @@ def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3):
     when = pendulum.datetime(2026, 11, 20, tz="UTC")
     dag_run = dag.test(logical_date=when, run_after=when)
     assert set(states(dag_run).values()) == {"success"}, states(dag_run)
-    tis = {
-        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti for ti in dag_run.get_task_instances()
-    }
+    tis = instances(dag_run)
 
     store_id = xcom(tis["ingest.sequence_store"])["id"]
     read_sets = omics.list_read_sets(sequenceStoreId=store_id)["readSets"]
