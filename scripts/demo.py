@@ -35,7 +35,7 @@ def airflow(env: dict[str, str], *args: str, log: Path | None = None) -> str:
 
 def json_lines(text: str) -> list[dict]:
     """The JSON table of an ``airflow ... -o json`` command, past any warnings it printed first."""
-    return json.loads(next(line for line in text.splitlines() if line.startswith("[")))
+    return json.loads(next((line for line in text.splitlines() if line.startswith("[")), "[]"))
 
 
 def main() -> int:
@@ -84,7 +84,11 @@ def main() -> int:
 
         with urllib.request.urlopen(f"{endpoint}/_emulator/requests") as response:
             counts = json.loads(response.read())["counts"]  # the pipeline's own, before this summary asks
-        run = max(json_lines(airflow(env, "dags", "list-runs", DAG_ID, "-o", "json")), key=lambda r: r["run_after"])
+        runs = json_lines(airflow(env, "dags", "list-runs", DAG_ID, "-o", "json"))
+        if not runs:
+            print(f"No DAG run was created: see {HOME / 'dags-test.log'}")
+            return 1
+        run = max(runs, key=lambda r: r["run_after"])
         states = json_lines(airflow(env, "tasks", "states-for-dag-run", DAG_ID, run["run_id"], "-o", "json"))
         print(f"\nDAG run {run['run_id']}: {run['state']} in {elapsed:.0f}s")
         for ti in sorted(states, key=lambda t: (t["task_id"], str(t.get("map_index")))):
