@@ -30,7 +30,7 @@ TOKEN_MEMBERS = ("requestId", "clientToken")
 MAX_GENERATIONS = 50
 
 
-def request_members(operation_name: str) -> dict[str, Any]:
+def request_members(operation_name: str) -> dict[str, str]:
     """snake_case argument -> request member, for every member a user sets (not the idempotency token)."""
     shape = operation(operation_name).input_shape
     return {snake(name): name for name in shape.members if name not in TOKEN_MEMBERS}

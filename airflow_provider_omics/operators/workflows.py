@@ -14,6 +14,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.jobs import job_kind
 from airflow_provider_omics.operators.base import OmicsJobOperator
 from airflow_provider_omics.triggers.omics import json_safe
 
@@ -147,7 +148,7 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
         self.log.info("Cancel requested for run %s", self.run_id)
         described = self.hook.describe("run", id=self.run_id)
         for _ in range(self.waiter_max_attempts if self.wait_for_completion else 0):
-            if described["status"] in ("CANCELLED", "COMPLETED", "FAILED", "DELETED"):
+            if described["status"] in job_kind("run").terminal_states:
                 break
             self.log.info("Run %s is %s", self.run_id, described["status"])
             time.sleep(self.waiter_delay)
