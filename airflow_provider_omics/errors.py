@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from airflow_provider_omics.jobs import JobKind
+
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "InternalServerException",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "RequestTimeoutException",
+    }
+)
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Throttling, 5xx and connection errors pass; anything else is the caller's to see at once."""
+    if isinstance(error, CONNECTION_ERRORS):
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+    return False
+
+
+def error_code(error: BaseException | None) -> str | None:
+    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+
+
+def without_retry_note(error: ClientError) -> ClientError:
+    """botocore ends its messages with "(reached max retries: 0)": retries are ours, so that is noise."""
+    text = str(error)
+    cleaned = re.sub(r" \(reached max retries: \d+\)", "", text)
+    if cleaned != text:
+        error.args = (cleaned, *error.args[1:])
+    return error
 
 
 class OmicsJobFailed(AirflowException):
@@ -36,6 +81,12 @@ class OmicsJobFailed(AirflowException):
                 f"\n  - {what}: {why}" for what, why in self.failed_items
             )
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # errors cross process boundaries (pickled task results)
+        return (
+            type(self),
+            (self.kind, self.ids, self.status, self.service_message, self.described, self.failed_items),
+        )
 
     @classmethod
     def from_described(cls, kind: JobKind, ids: Mapping[str, Any], described: Mapping[str, Any]) -> OmicsJobFailed:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -24,43 +17,17 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_omics.errors import OmicsJobFailed, OmicsRetriesExhausted, OmicsWaitTimeout
+from airflow_provider_omics import polling
+from airflow_provider_omics.errors import OmicsRetriesExhausted, error_code, is_transient, without_retry_note
+from airflow_provider_omics.hooks.lists import PaginatedLists
 from airflow_provider_omics.jobs import JobKind, job_kind
 from airflow_provider_omics.service_model import paginators, snake
 
 if TYPE_CHECKING:
     from mypy_boto3_omics import OmicsClient
 
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "InternalServerException",
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "RequestTimeoutException",
-    }
-)
-CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
 
-
-def is_transient(error: BaseException) -> bool:
-    """Throttling, 5xx and connection errors pass; anything else is the caller's to see at once."""
-    if isinstance(error, CONNECTION_ERRORS):
-        return True
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
-    return False
-
-
-def error_code(error: BaseException | None) -> str | None:
-    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-
-
-class OmicsHook(AwsBaseHook):
+class OmicsHook(PaginatedLists, AwsBaseHook):
     """Interact with AWS HealthOmics through an ordinary ``aws`` connection.
 
     * ``hook.conn`` is the boto3 ``omics`` client: every operation of the service.
@@ -68,6 +35,7 @@ class OmicsHook(AwsBaseHook):
       (exponential backoff with jitter, at most ``max_attempts`` tries); other errors surface at once.
     * ``hook.list_runs(status="FAILED")`` and every other paginated ``list_*``: all items, page after page.
     * ``describe / get_status / cancel / wait`` (and ``describe_async``) for any kind of ``jobs.JOB_KINDS``.
+      Waits never retry a poll in a burst: a throttled poll is a poll that saw nothing (``polling.py``).
 
     botocore's own retries are turned off unless the connection configures them, so tenacity is the one
     place retries happen, logged and bounded, for sync and async calls alike.
@@ -119,19 +87,27 @@ class OmicsHook(AwsBaseHook):
             "retry_error_callback": give_up,
         }
 
-    def call(self, operation: str, **params: Any) -> dict[str, Any]:
-        """Call one operation (``"GetRun"`` or ``"get_run"``) with retries on transient errors."""
+    def call(self, operation: str, *, retry: bool = True, **params: Any) -> dict[str, Any]:
+        """Call one operation (``"GetRun"`` or ``"get_run"``) with retries on transient errors.
+
+        ``retry=False`` makes one call: what a poll does, since the next poll is its retry.
+        """
         method: Callable[..., dict[str, Any]] = getattr(self.conn, snake(operation))
+        if not retry:
+            return _clean(method, params)
         for attempt in Retrying(**self._retry_kwargs(operation)):
             with attempt:
-                return method(**params)
+                return _clean(method, params)
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def call_async(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
+    async def call_async(self, client: Any, operation: str, *, retry: bool = True, **params: Any) -> dict[str, Any]:
         """The same on an aiobotocore client (``async with await hook.get_async_conn() as client``)."""
+        method = getattr(client, snake(operation))
+        if not retry:
+            return await _clean_async(method, params)
         async for attempt in AsyncRetrying(**self._retry_kwargs(operation)):
             with attempt:
-                return await getattr(client, snake(operation))(**params)
+                return await _clean_async(method, params)
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def paginate(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -145,24 +121,16 @@ class OmicsHook(AwsBaseHook):
                 return
             params = {**params, config["input_token"]: token}
 
-    def __getattr__(self, name: str) -> Any:
-        # list_runs, list_read_sets, ...: paginated list helpers for every paginated operation.
-        if name.startswith("list_"):
-            operation = _PAGINATED.get(name)
-            if operation is not None:
-                return lambda **params: self.paginate(operation, **params)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     # ---- job verbs --------------------------------------------------------------------------------
-    def describe(self, kind: str | JobKind, **ids: Any) -> dict[str, Any]:
+    def describe(self, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict[str, Any]:
         job = _kind(kind)
-        response = self.call(job.operation, **_ids(job, ids))
+        response = self.call(job.operation, retry=retry, **_ids(job, ids))
         response.pop("ResponseMetadata", None)
         return response
 
-    async def describe_async(self, client: Any, kind: str | JobKind, **ids: Any) -> dict[str, Any]:
+    async def describe_async(self, client: Any, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict:
         job = _kind(kind)
-        response = await self.call_async(client, job.operation, **_ids(job, ids))
+        response = await self.call_async(client, job.operation, retry=retry, **_ids(job, ids))
         response.pop("ResponseMetadata", None)
         return response
 
@@ -188,41 +156,14 @@ class OmicsHook(AwsBaseHook):
         """Poll until the job ends; return its last describe output or raise :class:`OmicsJobFailed`.
 
         A failure status ends the wait at once, with the service's message and the failed items.
-        Each change of status is logged; throttled polls are retried and never count as attempts.
+        Each change of status is logged. A throttled or transiently failing poll saw nothing: the wait
+        backs off and goes on; only a terminal status, ``max_attempts`` polls (``OmicsWaitTimeout``)
+        or an error that is not transient end it.
         """
         job = _kind(kind)
-        last = None
-        for attempt in range(1, max_attempts + 1):
-            try:
-                described = self.describe(job, **ids)
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    raise OmicsJobFailed(job, ids, "DELETED", str(exc), {}) from exc
-                raise
-            status = job.status_of(described)
-            if status != last:
-                self.log.info("%s %s is %s (poll %d of %d)", job.label, _show(ids), status, attempt, max_attempts)
-                last = status
-            verdict = outcome(job, described, fail_on_partial_success)
-            if verdict == "success":
-                return described
-            if verdict == "failure":
-                raise OmicsJobFailed.from_described(job, ids, described)
-            if attempt < max_attempts:
-                time.sleep(delay)
-        raise OmicsWaitTimeout(f"{job.label} {_show(ids)} is still {last} after {max_attempts} polls of {delay}s")
-
-
-def outcome(job: JobKind, described: Mapping[str, Any], fail_on_partial_success: bool = True) -> str:
-    """``success``, ``failure`` or ``waiting``: what a describe output means for a wait."""
-    status = job.status_of(described)
-    if status in job.success_states:
-        return "failure" if fail_on_partial_success and job.failed_parts(described) else "success"
-    if status == "COMPLETED_WITH_FAILURES" and not fail_on_partial_success:
-        return "success"
-    if status in job.failure_states:
-        return "failure"
-    return "waiting"
+        polling.check_wait_arguments("wait", delay, max_attempts)
+        waiter = polling.Waiter(job, [_ids(job, ids)], delay, max_attempts, fail_on_partial_success, self.log)
+        return polling.wait(self, waiter)[0]
 
 
 def _kind(kind: str | JobKind) -> JobKind:
@@ -241,8 +182,27 @@ def _ids(job: JobKind, ids: Mapping[str, Any]) -> dict[str, Any]:
     return dict(ids)
 
 
-def _show(ids: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in ids.items())
+def _clean(method: Callable[..., dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return _without_retry_metadata(method(**params))
+    except ClientError as error:
+        raise without_retry_note(error) from None
+
+
+async def _clean_async(method: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return _without_retry_metadata(await method(**params))
+    except ClientError as error:
+        raise without_retry_note(error) from None
+
+
+def _without_retry_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    """botocore's own retry bookkeeping (``MaxAttemptsReached``, ``RetryAttempts``) says nothing here."""
+    metadata = response.get("ResponseMetadata")
+    if metadata:
+        metadata.pop("MaxAttemptsReached", None)
+        metadata.pop("RetryAttempts", None)
+    return response
 
 
 def _operation_name(operation: str) -> str:

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_omics.hooks.omics import outcome
-from airflow_provider_omics.operators.base import OmicsJobOperator
+from airflow_provider_omics import polling
+from airflow_provider_omics.operators.base import OmicsJobOperator, Started
+from airflow_provider_omics.operators.storage import ReusableStoreMixin
 
 
-class OmicsCreateVariantStoreOperator(OmicsJobOperator):
-    """Create a variant store and wait until ACTIVE; a store of that name already there is reused."""
+class OmicsCreateVariantStoreOperator(ReusableStoreMixin, OmicsJobOperator):
+    """Create a variant store and wait until ACTIVE; a store of that name already there is reused.
+
+    Variant stores are closed to new AWS customers since November 2025; existing ones keep working.
+    """
 
     kind = "variant_store"
 
+    def find_store(self, name: str) -> dict[str, Any] | None:
+        return self.describe_if_exists(name=name)
 
-class OmicsCreateAnnotationStoreOperator(OmicsJobOperator):
-    """Create an annotation store (GFF, TSV or VCF) and wait until ACTIVE; an existing one is reused."""
+
+class OmicsCreateAnnotationStoreOperator(ReusableStoreMixin, OmicsJobOperator):
+    """Create an annotation store (GFF, TSV or VCF) and wait until ACTIVE; an existing one is reused.
+
+    Annotation stores are closed to new AWS customers since November 2025; existing ones keep working.
+    """
 
     kind = "annotation_store"
+
+    def find_store(self, name: str) -> dict[str, Any] | None:
+        return self.describe_if_exists(name=name)
 
 
 class OmicsCreateAnnotationStoreVersionOperator(OmicsJobOperator):
@@ -29,14 +42,14 @@ class OmicsCreateAnnotationStoreVersionOperator(OmicsJobOperator):
 class _AnalyticsImportOperator(OmicsJobOperator):
     """Imports have no idempotency token: a retry first looks for the job an earlier try started."""
 
-    def start_without_token(self, context: Any, request: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    def start_without_token(self, context: Any, request: dict[str, Any]) -> Started:
         earlier = self.find_earlier_job(context, request)
         if earlier is not None:
-            self.log.info("Re-attaching to %s %s started by an earlier try", self.job.label, earlier)
-            return earlier, self.hook.describe(self.job, **earlier)
+            self.log.info("Re-attached to %s %s started by an earlier try", self.job.label, earlier)
+            return Started(earlier, self.hook.describe(self.job, **earlier))
         return super().start_without_token(context, request)
 
-    def find_earlier_job(self, context: Any, request: dict[str, Any]) -> dict[str, str] | None:
+    def find_earlier_job(self, context: Any, request: dict[str, Any]) -> dict[str, Any] | None:
         """The same import into the same store, started during this DAG run and not failed."""
         dag_run = context.get("dag_run")
         since = getattr(dag_run, "start_date", None)
@@ -45,10 +58,14 @@ class _AnalyticsImportOperator(OmicsJobOperator):
         for summary in listed:
             if since is not None and summary["creationTime"] < since:
                 continue
-            ids = {"jobId": summary["id"]}
+            ids: dict[str, Any] = {"jobId": summary["id"]}
             described = self.hook.describe(self.job, **ids)
             same = sorted(item["source"] for item in described["items"]) == wanted
-            if same and described["roleArn"] == request["roleArn"] and outcome(self.job, described) != "failure":
+            if (
+                same
+                and described["roleArn"] == request["roleArn"]
+                and polling.verdict(self.job, described) != "failure"
+            ):
                 return ids
         return None
 

@@ -12,32 +12,42 @@ import inspect
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
-from airflow_provider_omics.hooks.omics import OmicsHook, error_code, outcome
-from airflow_provider_omics.jobs import JobKind, job_kind
+from airflow_provider_omics import polling
+from airflow_provider_omics.arguments import (
+    TOKEN_MEMBERS,
+    check_known_arguments,
+    default_deferrable,
+    member_docs,
+    request_members,
+)
+from airflow_provider_omics.errors import error_code
+from airflow_provider_omics.events import json_safe, raise_for_event
+from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
 from airflow_provider_omics.links.omics import OmicsConsoleLink
-from airflow_provider_omics.service_model import operation, snake, validate
-from airflow_provider_omics.triggers.omics import OmicsJobTrigger, json_safe
+from airflow_provider_omics.service_model import operation, validate
+from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
-TOKEN_MEMBERS = ("requestId", "clientToken")
 MAX_GENERATIONS = 50
+# A job created this long before our start call is one an earlier try (or DAG run) started: clocks differ.
+CLOCK_SKEW = timedelta(seconds=1)
 
 
-def request_members(operation_name: str) -> dict[str, str]:
-    """snake_case argument -> request member, for every member a user sets (not the idempotency token)."""
-    shape = operation(operation_name).input_shape
-    return {snake(name): name for name in shape.members if name not in TOKEN_MEMBERS}
+@dataclass
+class Started:
+    """A job this task started or found again, and the items an earlier partial job already settled."""
 
-
-def default_deferrable() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+    ids: dict[str, Any]
+    described: dict[str, Any]
+    carried: list[dict[str, Any]] = field(default_factory=list)
 
 
 class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
@@ -48,6 +58,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
     :param waiter_delay: seconds between two status polls.
     :param waiter_max_attempts: polls before giving up on a job still in progress.
     :param fail_on_partial_success: fail on COMPLETED_WITH_FAILURES (default True), naming each failed item.
+    :param idempotency_key: what makes two starts "the same job" (templated; default: the DAG run). Tries of
+        a task with the same key and request re-attach to one job; ``"{{ ds }}"`` makes it one job per date.
     :param force_new_job: start a new job on every try, instead of re-attaching to the job of an earlier
         try with the same request (see "Retries and idempotency" in the README).
 
@@ -75,7 +87,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         if not cls.operation:
             cls.operation = job_kind(cls.kind or "").start_operation or ""
         cls.members = request_members(cls.operation)
-        cls.template_fields = aws_template_fields(*cls.members, *cls.extra_template_fields)
+        cls.template_fields = aws_template_fields(*cls.members, "idempotency_key", *cls.extra_template_fields)
+        cls.__doc__ = f"{cls.__doc__ or ''}\n\n{member_docs(cls.operation, cls.members)}"
         cls.__init__ = _init_with_request_arguments(cls, list(cls.members))  # type: ignore[method-assign]
 
     def __init__(
@@ -86,19 +99,32 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         waiter_delay: float = 30,
         waiter_max_attempts: int = 720,
         fail_on_partial_success: bool = True,
+        idempotency_key: str | None = None,
         force_new_job: bool = False,
         **kwargs: Any,
     ) -> None:
         for name in self.members:
             setattr(self, name, kwargs.pop(name, None))
+        check_known_arguments(type(self), kwargs)
         # Each top-level key of the result is its own XCom too, so `.output["id"]` works downstream.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
+        owner = f"{type(self).__name__} ({self.task_id})"
+        polling.check_wait_arguments(owner, waiter_delay, waiter_max_attempts)
+        for name, value in [
+            ("wait_for_completion", wait_for_completion),
+            ("fail_on_partial_success", fail_on_partial_success),
+            ("force_new_job", force_new_job),
+            ("deferrable", False if deferrable is None else deferrable),
+        ]:
+            if not isinstance(value, bool):
+                raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.fail_on_partial_success = fail_on_partial_success
+        self.idempotency_key = idempotency_key
         self.force_new_job = force_new_job
         self.job_ids: list[dict[str, Any]] = []
 
@@ -115,20 +141,21 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         request = {k: v for k, v in request.items() if v is not None}
         member, limit = self.split_member, self.split_limit
         items = request.get(member) if member else None
-        requests = [request]
-        if member and isinstance(items, list) and len(items) > limit:
-            requests = [{**request, member: items[i : i + limit]} for i in range(0, len(items), limit)]
-            self.log.info("%d %s: %d jobs of at most %d", len(items), member, len(requests), limit)
-        for each in requests:
-            self.check(each)
+        if not (member and isinstance(items, list) and len(items) > limit):
+            self.check(request)
+            return [request]
+        requests = [{**request, member: items[i : i + limit]} for i in range(0, len(items), limit)]
+        self.log.info("%d %s: %d jobs of at most %d", len(items), member, len(requests), limit)
+        for chunk, each in enumerate(requests):
+            self.check(each, offset=(member, chunk * limit))
         return requests
 
-    def check(self, request: Mapping[str, Any]) -> None:
-        """Fail before any API call, naming each argument and the rule it breaks."""
+    def check(self, request: Mapping[str, Any], offset: tuple[str, int] | None = None) -> None:
+        """Fail before any API call, naming each argument (and item, in the user's list) and its rule."""
         problems = validate(self.operation, {**request, **self._token_placeholder()})
         if problems:
             names = {member: name for name, member in self.members.items()}
-            lines = [_rename(problem, names) for problem in problems]
+            lines = [_rename(_shift_index(problem, offset), names) for problem in problems]
             raise ValueError(f"{type(self).__name__} ({self.task_id}): invalid arguments:\n  - " + "\n  - ".join(lines))
 
     def _token_placeholder(self) -> dict[str, Any]:
@@ -140,42 +167,86 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         members = operation(self.operation).input_shape.members
         return next((m for m in TOKEN_MEMBERS if m in members), None)
 
-    def token(self, context: Any, request: Mapping[str, Any], generation: int) -> str:
-        """Deterministic per task instance and request; changes only after a failed job, or when forced."""
+    def token(self, context: Any, chunk: int, request: Mapping[str, Any], generation: int) -> str:
+        """Deterministic per idempotency key, task, map index, chunk and request; new after a failed job."""
         ti = context["ti"]
-        material = [ti.dag_id, ti.task_id, ti.run_id, ti.map_index, generation, request]
+        key = self.idempotency_key or ti.run_id
+        material = [ti.dag_id, ti.task_id, key, ti.map_index, chunk, generation, request]
         if self.force_new_job:
             material.append(ti.try_number)
         digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=repr).encode()).hexdigest()
         return f"airflow-{digest[:40]}"
 
     # ---- start, or find the job of an earlier try ----------------------------------------------------
-    def start(self, context: Any, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
         member = self.token_member
         if self.kind is None:  # nothing to wait for: the response is the result
-            token = {member: self.token(context, request, 0)} if member else {}
+            token: dict[str, Any] = {member: self.token(context, chunk, request, 0)} if member else {}
             response = self.hook.call(self.operation, **request, **token)
             response.pop("ResponseMetadata", None)
-            return {}, response
+            return Started({}, response)
         if member is None:
             return self.start_without_token(context, request)
+        carried: list[dict[str, Any]] = []
         for generation in range(MAX_GENERATIONS):
-            token = {member: self.token(context, request, generation)}
+            asked_at = datetime.now(UTC)
+            token = {member: self.token(context, chunk, request, generation)}
             response = self.hook.call(self.operation, **request, **token)
             ids = self.job.ids_of(response, request)
-            described = self.hook.describe(self.job, **ids)
+            described = polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts)
+            status = self.job.status_of(described)
             # A job is never already failed right after it starts: this one is an earlier try's.
-            if outcome(self.job, described, self.fail_on_partial_success) != "failure":
-                return ids, described
+            if polling.verdict(self.job, described, self.fail_on_partial_success) != "failure":
+                self.say_if_earlier(ids, described, asked_at)
+                return Started(ids, described, carried)
+            remaining = self.failed_part(request, described)
+            if remaining is None:
+                self.log.info("%s %s from an earlier try ended %s; starting a fresh one", self.job.label, ids, status)
+                continue
+            settled = [item for item in described[self.job.items_key or ""] if not _failed(self.job, item)]
             self.log.info(
-                "%s %s from an earlier try ended %s; starting a fresh one",
+                "%s %s from an earlier try ended %s: starting one for its %d failed %s only (%d done already)",
                 self.job.label,
                 ids,
-                self.job.status_of(described),
+                status,
+                len(remaining[self.split_member or ""]),
+                self.split_member,
+                len(settled),
             )
+            carried += settled
+            request = remaining
         raise RuntimeError(f"{MAX_GENERATIONS} failed {self.job.label}s for one task instance; giving up")
 
-    def start_without_token(self, context: Any, request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def failed_part(self, request: Mapping[str, Any], described: Mapping[str, Any]) -> dict[str, Any] | None:
+        """After COMPLETED_WITH_FAILURES: the request cut to the items that failed, so none is done twice."""
+        member = self.split_member
+        items = request.get(member) if member else None
+        results = described.get(self.job.items_key or "") or []
+        if not member or not items or self.job.status_of(described) != PARTIAL_SUCCESS or len(results) != len(items):
+            return None
+        return {
+            **request,
+            member: [item for item, result in zip(items, results, strict=True) if _failed(self.job, result)],
+        }
+
+    def say_if_earlier(self, ids: Mapping[str, Any], described: Mapping[str, Any], asked_at: datetime) -> None:
+        """Tell the user when the start call answered with a job that existed before it."""
+        created = described.get("creationTime")
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        if not isinstance(created, datetime) or created >= asked_at - CLOCK_SKEW:
+            return
+        verb = "re-attached to" if polling.verdict(self.job, described) == "waiting" else "reusing"
+        self.log.info(
+            "%s %s %s (%s), started at %s by an earlier try or DAG run with the same idempotency key",
+            verb.capitalize(),
+            self.job.label,
+            polling.describe_ids(ids),
+            self.job.status_of(described),
+            created.isoformat(),
+        )
+
+    def start_without_token(self, context: Any, request: dict[str, Any]) -> Started:
         """For APIs without a token: a name conflict means the resource exists already; reuse it."""
         try:
             response = self.hook.call(self.operation, **request)
@@ -184,24 +255,25 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             if error_code(exc) != "ConflictException" or not all(existing.values()):
                 raise
             self.log.info("%s %s exists already: reusing it", self.job.label, existing)
-            return existing, self.hook.describe(self.job, **existing)
+            return Started(existing, self.hook.describe(self.job, **existing))
         ids = self.job.ids_of(response, request)
-        return ids, self.hook.describe(self.job, **ids)
+        return Started(ids, polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts))
 
     # ---- execute ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
         requests = self.build_requests(context)
-        started = [self.start(context, request) for request in requests]
+        started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
+        carried = [each.carried for each in started]
         if self.kind is None:
-            return self.result([described for _, described in started])
-        self.job_ids = [ids for ids, _ in started]
-        for ids, described in started:
-            self.log.info("%s %s is %s", self.job.label, ids, self.job.status_of(described))
+            return self.result([each.described for each in started], carried)
+        self.job_ids = [each.ids for each in started]
+        for each in started:
+            self.log.info("%s %s is %s", self.job.label, each.ids, self.job.status_of(each.described))
         OmicsConsoleLink.persist_job(
             context, self, self.job, self.job_ids[0], self.hook.conn_region_name, self.hook.conn_partition
         )
         if not self.wait_for_completion:
-            return self.result([described for _, described in started])
+            return self.result([each.described for each in started], carried)
         if self.deferrable:
             self.defer(
                 trigger=OmicsJobTrigger(
@@ -216,35 +288,51 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                     fail_on_partial_success=self.fail_on_partial_success,
                 ),
                 method_name="execute_complete",
+                kwargs={"carried": carried} if any(carried) else None,
             )
-        finals = [
-            self.hook.wait(
-                self.job,
-                delay=self.waiter_delay,
-                max_attempts=self.waiter_max_attempts,
-                fail_on_partial_success=self.fail_on_partial_success,
-                **ids,
-            )
-            for ids in self.job_ids
-        ]
-        return self.result(finals)
+        waiter = polling.Waiter(
+            self.job, self.job_ids, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
+        )
+        return self.result(polling.wait(self.hook, waiter), carried)
 
-    def execute_complete(self, context: Any, event: Mapping[str, Any]) -> Any:
+    def execute_complete(
+        self, context: Any, event: Mapping[str, Any] | None = None, carried: list[list[dict]] | None = None
+    ) -> Any:
+        if event is None:  # resumed with no event (e.g. the worker died while deferred): find the job again
+            self.log.info("Resumed without a trigger event: re-attaching to the job this task started")
+            return self.execute(context)
         self.job_ids = event["ids"] if isinstance(event["ids"], list) else [event["ids"]]
         raise_for_event(self.job, event)
         described = event["described"]
-        return self.result(described if isinstance(described, list) else [described])
+        return self.result(described if isinstance(described, list) else [described], carried)
 
-    def result(self, described: list[dict[str, Any]]) -> Any:
-        """XCom: the job's describe output; several jobs (a split import) are merged by ``merge``."""
-        return json_safe(described[0] if len(described) == 1 else self.merge(described))
+    def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
+        """XCom: the job's describe output; several jobs (a split import, a partial retry) merged."""
+        carried = carried or [[] for _ in described]
+        if len(described) == 1 and not carried[0]:
+            return json_safe(described[0])
+        return json_safe(self.merge(described, carried))
 
-    def merge(self, described: list[dict[str, Any]]) -> dict[str, Any]:
-        """Several jobs of one request: their lists (sources, read sets) joined, the rest from the first."""
+    def merge(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        """Several jobs of one request: lists joined (items settled by earlier jobs first), the worst status."""
         merged = dict(described[0])
+        items_key = self.job.items_key if self.kind else None
         for key, value in merged.items():
             if isinstance(value, list):
-                merged[key] = [item for job in described for item in job.get(key) or []]
+                merged[key] = [
+                    item
+                    for chunk, job in enumerate(described)
+                    for item in (carried[chunk] if key == items_key else []) + (job.get(key) or [])
+                ]
+        if self.kind is None or len(described) == 1:
+            return merged
+        worst = max(described, key=lambda job: _severity(self.job, job))
+        merged["status"] = self.job.status_of(worst)
+        failed = [f"{what}: {why}" for job in described for what, why in self.job.failed_items(job)]
+        if failed:
+            merged["statusMessage"] = f"{len(failed)} of {len(merged.get(items_key or '', []))} failed: " + "; ".join(
+                failed
+            )
         merged["jobs"] = described
         return merged
 
@@ -259,16 +347,23 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                 self.log.info("Did not cancel %s %s: %s", self.job.label, ids, exc)
 
 
-def raise_for_event(job: JobKind, event: Mapping[str, Any]) -> None:
-    """Turn a trigger's failure or timeout event into the error a synchronous wait would raise."""
-    if event["status"] == "success":
-        return
-    if event["status"] == "timeout":
-        raise OmicsWaitTimeout(f"{job.label} {event['ids']}: {event['message']}")
-    described = event.get("described") or {}
-    if described:
-        raise OmicsJobFailed.from_described(job, event["ids"], described)
-    raise OmicsJobFailed(job, event["ids"], event["job_status"], event["message"], described)
+def _failed(job: JobKind, item: Mapping[str, Any]) -> bool:
+    return item.get(job.item_status_key) in job.item_failure_states
+
+
+def _severity(job: JobKind, described: Mapping[str, Any]) -> int:
+    status = job.status_of(described)
+    if status in job.failure_states and status != PARTIAL_SUCCESS:
+        return 2
+    return 1 if status == PARTIAL_SUCCESS or job.failed_parts(described) else 0
+
+
+def _shift_index(problem: str, offset: tuple[str, int] | None) -> str:
+    """``sources[0]`` of the second chunk of 100 is ``sources[100]`` in the user's list."""
+    if not offset or not offset[1]:
+        return problem
+    member, shift = offset
+    return re.sub(rf"^{member}\[(\d+)\]", lambda m: f"{member}[{int(m.group(1)) + shift}]", problem)
 
 
 def _rename(problem: str, names: Mapping[str, str]) -> str:
@@ -278,17 +373,23 @@ def _rename(problem: str, names: Mapping[str, str]) -> str:
 
 
 def _init_with_request_arguments(cls: type, names: list[str]) -> Any:
-    """An ``__init__`` whose signature lists the request arguments, so ``partial().expand()`` knows them."""
+    """An ``__init__`` whose signature lists every argument, so ``partial().expand()`` and IDEs know them."""
     base_init = cls.__mro__[1].__init__  # type: ignore[misc]
 
     def __init__(self: Any, **kwargs: Any) -> None:
         base_init(self, **kwargs)
 
-    base_params = [p for p in inspect.signature(base_init).parameters.values() if p.name not in ("self", "kwargs")]
     own = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in names]
+    for klass in cls.__mro__[1 : cls.__mro__.index(OmicsJobOperator) + 1]:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind == param.KEYWORD_ONLY and param.name not in {p.name for p in own}:
+                own.append(param)
     kwargs = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
     __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *own, *base_params, kwargs]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *own, kwargs]
     )
     __init__.__doc__ = cls.__doc__
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"

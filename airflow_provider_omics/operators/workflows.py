@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 import zipfile
 from collections.abc import Sequence
 from typing import Any
@@ -13,27 +12,52 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
+from airflow_provider_omics import polling
+from airflow_provider_omics.errors import OmicsJobFailed
+from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
 from airflow_provider_omics.operators.base import OmicsJobOperator
-from airflow_provider_omics.triggers.omics import json_safe
+
+WORKFLOW_EXTENSIONS = (".wdl", ".nf", ".cwl")
 
 
 def zip_definition(path: str) -> tuple[bytes, str | None]:
-    """A workflow definition from a local path: a .zip as it is, or one file (or a folder) zipped."""
-    if path.endswith(".zip"):
+    """A workflow definition from a local path: a .zip as it is, or one file (or a folder) zipped.
+
+    Returns the zip and, for a file or a folder, its main file: the file itself, or the one workflow
+    file at the folder's top (``main.wdl``, ``main.nf``, ``main.cwl`` first).
+    """
+    if os.path.isfile(path) and path.endswith(".zip"):
         with open(path, "rb") as handle:
             return handle.read(), None
+    if os.path.isfile(path):
+        files = {os.path.basename(path): path}
+    elif os.path.isdir(path):
+        files = {
+            os.path.relpath(os.path.join(root, name), path): os.path.join(root, name)
+            for root, _, names in os.walk(path)
+            for name in sorted(names)
+        }
+        if not files:
+            raise ValueError(f"definition_path: the folder {path} holds no files")
+    else:
+        raise ValueError(f"definition_path: {path} does not exist")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        if os.path.isdir(path):
-            for root, _, files in os.walk(path):
-                for name in files:
-                    full = os.path.join(root, name)
-                    archive.write(full, os.path.relpath(full, path))
-            return buffer.getvalue(), None
-        archive.write(path, os.path.basename(path))
-    return buffer.getvalue(), os.path.basename(path)
+        for name, full in sorted(files.items()):
+            archive.write(full, name)
+    return buffer.getvalue(), _main_file(path, sorted(files))
+
+
+def _main_file(path: str, names: list[str]) -> str | None:
+    if len(names) == 1:
+        return names[0]
+    top = [n for n in names if "/" not in n and n.endswith(WORKFLOW_EXTENSIONS)]
+    mains = [n for n in top if os.path.splitext(n)[0] == "main"]
+    if len(mains) == 1 or len(top) == 1:
+        return (mains or top)[0]
+    return None  # several candidates: the user names ``main`` (checked in build_requests)
 
 
 class _DefinitionOperator(OmicsJobOperator):
@@ -52,11 +76,14 @@ class _DefinitionOperator(OmicsJobOperator):
 
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         if self.definition_path:
-            if not os.path.exists(self.definition_path):
-                raise ValueError(f"definition_path: {self.definition_path} does not exist")
             zipped, main = zip_definition(self.definition_path)
             self.definition_zip = zipped
             self.main = self.main or main
+            if self.main is None and not self.definition_path.endswith(".zip"):
+                raise ValueError(
+                    f"definition_path: {self.definition_path} has several workflow files at its top and none "
+                    "named main.*: set main"
+                )
         return super().build_requests(context)
 
 
@@ -144,16 +171,21 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
         self.waiter_max_attempts = waiter_max_attempts
 
     def execute(self, context: Any) -> Any:
+        polling.check_wait_arguments(
+            f"{type(self).__name__} ({self.task_id})", self.waiter_delay, self.waiter_max_attempts
+        )
         self.hook.cancel("run", id=self.run_id)
         self.log.info("Cancel requested for run %s", self.run_id)
-        described = self.hook.describe("run", id=self.run_id)
-        for _ in range(self.waiter_max_attempts if self.wait_for_completion else 0):
-            if described["status"] in job_kind("run").terminal_states:
-                break
-            self.log.info("Run %s is %s", self.run_id, described["status"])
-            time.sleep(self.waiter_delay)
-            described = self.hook.describe("run", id=self.run_id)
-        return json_safe(described)
+        if not self.wait_for_completion:
+            return json_safe(self.hook.describe("run", id=self.run_id))
+        # CANCELLED is what this task asked for: a success here, not the failure it is in other waits.
+        waiter = polling.Waiter(job_kind("run"), [{"id": self.run_id}], self.waiter_delay, self.waiter_max_attempts)
+        try:
+            return json_safe(polling.wait(self.hook, waiter)[0])  # it completed before the cancel took
+        except OmicsJobFailed as ended:
+            if ended.status != "CANCELLED":
+                raise
+            return json_safe(ended.described)
 
 
 class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):

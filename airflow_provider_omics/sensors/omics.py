@@ -9,12 +9,13 @@ from typing import Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics.errors import OmicsJobFailed
-from airflow_provider_omics.hooks.omics import OmicsHook, outcome
+from airflow_provider_omics import polling
+from airflow_provider_omics.arguments import check_known_arguments, default_deferrable
+from airflow_provider_omics.events import json_safe, raise_for_event
+from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import JobKind, job_kind
-from airflow_provider_omics.operators.base import default_deferrable, raise_for_event
 from airflow_provider_omics.service_model import snake
-from airflow_provider_omics.triggers.omics import OmicsJobTrigger, json_safe
+from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
 
 class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
@@ -24,7 +25,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
     identifying arguments are the kind's describe arguments in snake_case, or ``ids={"id": ..., "taskId": ...}``
     as the API names them. Returns (XCom) the final
     describe output. ``deferrable=True`` waits in the triggerer; ``mode="reschedule"`` frees the slot
-    between pokes.
+    between pokes. A throttled or transiently failing poke saw nothing: the sensor pokes again; only a
+    terminal status, ``timeout`` or an error that is not transient end it, as in the other modes.
     """
 
     aws_hook_class = OmicsHook
@@ -47,6 +49,7 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         missing = [snake(member) for member in job.ids if member not in self.ids]
         if missing:
             raise ValueError(f"{type(self).__name__}: a {job.label} is identified by {', '.join(missing)}")
+        check_known_arguments(type(self), kwargs, [snake(member) for member in job.ids])
         super().__init__(**kwargs)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.fail_on_partial_success = fail_on_partial_success
@@ -56,12 +59,15 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         return job_kind(self.kind or "")
 
     def poke(self, context: Any) -> Any:
-        described = self.hook.describe(self.job, **self.ids)
-        verdict = outcome(self.job, described, self.fail_on_partial_success)
-        self.log.info("%s %s is %s", self.job.label, self.ids, self.job.status_of(described))
-        if verdict == "failure":
-            raise OmicsJobFailed.from_described(self.job, self.ids, described)
-        if verdict == "success":
+        # One poll of the shared poll step: a failure raises, a transient error is a poke that saw nothing.
+        waiter = polling.Waiter(self.job, [self.ids], self.poke_interval, 1, self.fail_on_partial_success, self.log)
+        try:
+            described = self.hook.describe(self.job, retry=False, **self.ids)
+        except Exception as error:
+            waiter.failed(0, error)
+            return False
+        waiter.saw(0, described)
+        if waiter.finished:
             context["ti"].xcom_push(key="return_value", value=json_safe(described))
             return True
         return False

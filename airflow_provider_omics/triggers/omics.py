@@ -12,14 +12,15 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics.errors import OmicsRetriesExhausted
-from airflow_provider_omics.hooks.omics import OmicsHook, error_code, outcome
+from airflow_provider_omics import polling
+from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
+from airflow_provider_omics.events import error_event, success_event
+from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
 
-
-def json_safe(value: Any) -> Any:
-    """A describe output as JSON (timestamps as ISO strings): what XCom and trigger events can carry."""
-    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+# Task instance states after which the task will not run again: a user ended it (mark failed / success).
+# Any other state after a user action on a deferred task means it was cleared and a new try will come.
+_ENDED_STATES = frozenset({"failed", "success", "skipped", "upstream_failed", "removed"})
 
 
 class StatusSource:
@@ -67,17 +68,18 @@ class StatusSource:
                     self._client = self._context = None
                     self._sources.get(asyncio.get_running_loop(), {}).pop(self.key, None)
 
-    async def describe(self, kind: str, ids: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.hook.describe_async(self._client, kind, **ids)
+    async def wait(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
+        return await polling.wait_async(self.hook, self._client, waiter)
 
 
 class OmicsJobTrigger(BaseTrigger):
     """Wait, without a worker slot, until a HealthOmics job of any kind ends (or several of one kind).
 
-    Fires once: ``{"status": "success" | "failure" | "timeout", "job_status", "message", "described",
-    "kind", "ids"}``. Throttled or transiently failing polls back off and retry; they never fail the wait.
-    When the deferred task is marked failed or cleared (Airflow 3.3+), the job is cancelled if its
-    kind can be.
+    Fires once with an ``events.JobEvent``: ``{"status": "success" | "failure" | "timeout", "job_status",
+    "message", "described", "kind", "ids"}``. Throttled or transiently failing polls back off and poll
+    again later; they never fail the wait. When the deferred task is marked failed or succeeded
+    (Airflow 3.3+), the job is cancelled if its kind can be; when it is cleared, the job goes on and the
+    task's new try re-attaches to it.
     """
 
     def __init__(
@@ -145,68 +147,23 @@ class OmicsJobTrigger(BaseTrigger):
         return list(self.ids) if isinstance(self.ids, list) else [self.ids]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        async with self._source().in_use() as source:
-            event = await self._wait(source)
-        yield event  # after the client is released: nothing may resume this generator
-
-    async def _wait(self, source: StatusSource) -> TriggerEvent:
         job = job_kind(self.kind)
-        jobs = self.jobs
-        finished: dict[int, dict[str, Any]] = {}
-        last: dict[int, str] = {}
-        for attempt in range(1, self.waiter_max_attempts + 1):
-            for index, ids in enumerate(jobs):
-                if index in finished:
-                    continue
-                try:
-                    described = await source.describe(self.kind, ids)
-                except OmicsRetriesExhausted as exc:  # a long throttling spell is no answer: keep waiting
-                    self.log.warning("%s; polling again in %ss", exc, self.waiter_delay)
-                    continue
-                except ClientError as exc:
-                    if error_code(exc) != "ResourceNotFoundException":
-                        raise
-                    return self._event("failure", ids, "DELETED", str(exc), {})
-                status = job.status_of(described)
-                if last.get(index) != status:
-                    self.log.info(
-                        "%s %s is %s (poll %d of %d)",
-                        job.label,
-                        ids,
-                        status,
-                        attempt,
-                        self.waiter_max_attempts,
-                    )
-                    last[index] = status
-                verdict = outcome(job, described, self.fail_on_partial_success)
-                if verdict == "failure":
-                    return self._event("failure", ids, status, job.message_of(described), described)
-                if verdict == "success":
-                    finished[index] = described
-            if len(finished) == len(jobs):
-                results = [finished[i] for i in range(len(jobs))]
-                final = results if isinstance(self.ids, list) else results[0]
-                return self._event("success", self.ids, job.status_of(results[-1]), "", final)
-            await asyncio.sleep(self.waiter_delay)
-        waiting = sorted(set(last.values()))
-        message = f"still {', '.join(waiting)} after {self.waiter_max_attempts} polls"
-        return self._event("timeout", self.ids, waiting[0] if waiting else "UNKNOWN", message, {})
-
-    def _event(self, verdict: str, ids: Any, status: str, message: str, described: Any) -> TriggerEvent:
-        return TriggerEvent(
-            {
-                "status": verdict,
-                "job_status": status,
-                "message": message,
-                "described": json_safe(described),
-                "kind": self.kind,
-                "ids": ids,
-            }
+        waiter = polling.Waiter(
+            job, self.jobs, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
         )
+        async with self._source().in_use() as source:
+            try:
+                event = success_event(job, self.ids, await source.wait(waiter))
+            except (OmicsJobFailed, OmicsWaitTimeout) as ended:
+                event = error_event(job, ended, self.ids)
+        yield TriggerEvent(dict(event))  # after the client is released: nothing may resume this generator
 
     async def on_kill(self) -> None:
         job = job_kind(self.kind)
         if not self.cancel_on_kill or job.cancel_operation is None:
+            return
+        if await self._task_will_run_again():
+            self.log.info("The task was cleared: %s %s goes on for its next try to re-attach", job.label, self.ids)
             return
         hook = self.hook()
         async with await hook.get_async_conn() as client:
@@ -216,3 +173,26 @@ class OmicsJobTrigger(BaseTrigger):
                     self.log.info("Cancelled %s %s", job.label, ids)
                 except ClientError as exc:  # already ended: nothing to cancel
                     self.log.info("Did not cancel %s %s: %s", job.label, ids, exc)
+
+    async def _task_will_run_again(self) -> bool:
+        """Whether the user cleared the task (a new try comes) rather than ending it. Unknown: False."""
+        ti = self.task_instance
+        if ti is None:
+            return False
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            states = await asyncio.to_thread(
+                RuntimeTaskInstance.get_task_states,
+                dag_id=ti.dag_id,
+                map_index=ti.map_index,
+                task_ids=[ti.task_id],
+                run_ids=[ti.run_id],
+            )
+        except Exception:  # no API to ask (older Airflow, a test harness): cancel, as mark-failed would
+            self.log.info("Could not tell whether the task was cleared or ended; cancelling", exc_info=True)
+            return False
+        key = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        state = states.get(ti.run_id, {}).get(key)
+        self.log.info("The task is now %s", state or "cleared (no state)")
+        return state not in _ENDED_STATES

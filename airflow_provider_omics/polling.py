@@ -1,0 +1,192 @@
+"""Waiting for jobs: the verdict of a describe output, one poll step, and ``wait()`` / ``wait_async()``.
+
+A poll that is throttled or meets a transient error (5xx, a dropped connection) saw nothing: it counts
+as a poll, the next one comes later (backing off), and it never ends a wait. Polls make one call each,
+never a burst of retries, so a throttled account is not asked harder. A wait ends on a terminal status
+(success or failure), after ``max_attempts`` polls, or on an error that is not transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout, error_code, is_transient
+from airflow_provider_omics.jobs import JobKind
+
+if TYPE_CHECKING:
+    from airflow_provider_omics.hooks.omics import OmicsHook
+
+log = logging.getLogger(__name__)
+
+# After throttled polls the delay doubles, up to this many times the requested delay.
+MAX_BACKOFF_FACTOR = 8
+
+
+def verdict(job: JobKind, described: Mapping[str, Any], fail_on_partial_success: bool = True) -> str:
+    """``success``, ``failure`` or ``waiting``: what a describe output means for a wait."""
+    status = job.status_of(described)
+    if status in job.success_states:
+        return "failure" if fail_on_partial_success and job.failed_parts(described) else "success"
+    if status == "COMPLETED_WITH_FAILURES" and not fail_on_partial_success:
+        return "success"
+    if status in job.failure_states:
+        return "failure"
+    return "waiting"
+
+
+def check_wait_arguments(owner: str, delay: Any, max_attempts: Any) -> None:
+    """Fail before any API call when the wait could not run (``waiter_delay="abc"``, zero attempts)."""
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+        raise ValueError(f"{owner}: waiter_delay must be a number of seconds >= 0, got {delay!r}")
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"{owner}: waiter_max_attempts must be an integer >= 1, got {max_attempts!r}")
+
+
+def describe_ids(ids: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in ids.items())
+
+
+class Waiter:
+    """The state of one wait on one or more jobs of a kind, and the rules of a poll step.
+
+    The loops below (sync and async) only fetch; everything a poll means is decided here, once.
+    """
+
+    def __init__(
+        self,
+        job: JobKind,
+        jobs: list[dict[str, Any]],
+        delay: float,
+        max_attempts: int,
+        fail_on_partial_success: bool = True,
+        logger: logging.Logger | Any = None,
+    ) -> None:
+        self.job = job
+        self.jobs = jobs
+        self.delay = delay
+        self.max_attempts = max_attempts
+        self.fail_on_partial_success = fail_on_partial_success
+        self.log = logger or log
+        self.attempt = 1
+        self.finished: dict[int, dict[str, Any]] = {}
+        self.last: dict[int, str] = {}
+        self.throttled_rounds = 0
+        self._throttled_now = False
+
+    def pending(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(index, ids) for index, ids in enumerate(self.jobs) if index not in self.finished]
+
+    def saw(self, index: int, described: dict[str, Any]) -> None:
+        """A poll answered: log a change of status; a failure ends the wait at once."""
+        ids = self.jobs[index]
+        status = self.job.status_of(described)
+        if self.last.get(index) != status:
+            self.log.info(
+                "%s %s is %s (poll %d of %d)",
+                self.job.label,
+                describe_ids(ids),
+                status,
+                self.attempt,
+                self.max_attempts,
+            )
+            self.last[index] = status
+        outcome = verdict(self.job, described, self.fail_on_partial_success)
+        if outcome == "failure":
+            raise OmicsJobFailed.from_described(self.job, ids, described)
+        if outcome == "success":
+            self.finished[index] = described
+
+    def failed(self, index: int, error: BaseException) -> None:
+        """A poll failed: transient errors are a poll that saw nothing; a job gone is DELETED."""
+        if is_transient(error):
+            self._throttled_now = True
+            self.log.warning(
+                "%s: %s on poll %d of %d; polling again later",
+                self.job.operation,
+                error_code(error) or type(error).__name__,
+                self.attempt,
+                self.max_attempts,
+            )
+            return
+        if error_code(error) == "ResourceNotFoundException":
+            raise OmicsJobFailed(self.job, self.jobs[index], "DELETED", _message(error), {}) from error
+        raise error
+
+    def end_round(self) -> list[dict[str, Any]] | None:
+        """After polling every pending job: all finished -> their describe outputs; out of attempts -> timeout."""
+        if len(self.finished) == len(self.jobs):
+            return [self.finished[i] for i in range(len(self.jobs))]
+        if self.attempt >= self.max_attempts:
+            waiting = ", ".join(sorted(set(self.last.values()))) or "unanswered (throttled)"
+            shown = "; ".join(describe_ids(ids) for _, ids in self.pending())
+            raise OmicsWaitTimeout(
+                f"{self.job.label} {shown} is still {waiting} after {self.max_attempts} polls of {self.delay}s"
+            )
+        self.attempt += 1
+        self.throttled_rounds = self.throttled_rounds + 1 if self._throttled_now else 0
+        self._throttled_now = False
+        return None
+
+    def next_delay(self) -> float:
+        """The delay, doubled for each round in a row that was throttled, with jitter so waits spread out."""
+        if not self.throttled_rounds:
+            return self.delay
+        backoff = min(self.delay * 2**self.throttled_rounds, self.delay * MAX_BACKOFF_FACTOR)
+        return backoff / 2 + random.uniform(0, backoff / 2)
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Message") or error)
+    return str(error)
+
+
+def wait(hook: OmicsHook, waiter: Waiter) -> list[dict[str, Any]]:
+    """Poll until every job of ``waiter`` ends well (their describe outputs) or one fails (raises)."""
+    while True:
+        for index, ids in waiter.pending():
+            try:
+                described = hook.describe(waiter.job, retry=False, **ids)
+            except Exception as error:
+                waiter.failed(index, error)
+            else:
+                waiter.saw(index, described)
+        finals = waiter.end_round()
+        if finals is not None:
+            return finals
+        time.sleep(waiter.next_delay())
+
+
+async def wait_async(hook: OmicsHook, client: Any, waiter: Waiter) -> list[dict[str, Any]]:
+    """The same on an aiobotocore client, for triggers."""
+    while True:
+        for index, ids in waiter.pending():
+            try:
+                described = await hook.describe_async(client, waiter.job, retry=False, **ids)
+            except Exception as error:
+                waiter.failed(index, error)
+            else:
+                waiter.saw(index, described)
+        finals = waiter.end_round()
+        if finals is not None:
+            return finals
+        await asyncio.sleep(waiter.next_delay())
+
+
+def first_look(hook: OmicsHook, job: JobKind, ids: Mapping[str, Any], delay: float, max_attempts: int) -> dict:
+    """The describe output of a job just started, however long throttling lasts (within the wait's budget)."""
+    waiter = Waiter(job, [dict(ids)], delay, max_attempts)
+    while True:
+        try:
+            return hook.describe(job, retry=False, **ids)
+        except Exception as error:
+            waiter.failed(0, error)
+        waiter.end_round()
+        time.sleep(waiter.next_delay())
