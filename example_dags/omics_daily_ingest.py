@@ -1,8 +1,9 @@
 """Import each day's sequencing output into a sequence store: scheduled, with catch-up for backfills.
 
-Every day's FASTQ pairs land under ``s3://<bucket>/incoming/<YYYY-MM-DD>/``. The import job's token
-comes from the DAG run, so re-running or backfilling a date re-attaches to the job that date already
-started instead of importing the reads twice.
+Every day's FASTQ pairs land under ``s3://<bucket>/incoming/<YYYY-MM-DD>/``. The import's idempotency
+key is the logical date (``{{ ds }}``), so any DAG run of a date (a retry, a clear, a backfill, a manual
+run or ``airflow dags test`` of that date) re-attaches to or reuses the job that date already started
+instead of importing the reads twice.
 
   OMICS_SEQUENCE_STORE_ID  the sequence store to import into
 """
@@ -46,6 +47,7 @@ with DAG(
             }
             for sample in SAMPLES
         ],
+        idempotency_key="{{ ds }}",  # one import per logical date, whichever DAG run asks
         deferrable=True,
         waiter_delay=float(os.environ.get("OMICS_WAITER_DELAY", "30")),
         retries=2,

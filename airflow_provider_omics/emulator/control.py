@@ -12,6 +12,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from airflow_provider_omics.jobs import JOB_KINDS
+from airflow_provider_omics.service_model import service_model
+
 from .models import OmicsBackend, OmicsError, Outcome
 
 # Short names tests may use for the errors they inject.
@@ -37,6 +40,87 @@ class Fault:
             self.count -= 1
         code = FAULT_ALIASES.get(self.error, self.error)
         return OmicsError(code, self.message or f"Injected {code} for {operation}")
+
+
+class BadControlRequest(ValueError):
+    """A control request the emulator refuses (400), naming the field."""
+
+
+def _modelled_errors() -> set[str]:
+    # Every AWS endpoint can also answer 503 ServiceUnavailable, which no service model lists.
+    return {shape.name for shape in service_model().error_shapes} | {"ServiceUnavailableException"}
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _statuses(kind: str) -> frozenset[str]:
+    if kind not in JOB_KINDS:
+        raise BadControlRequest(f"kind: {kind!r} is not one of {', '.join(sorted(JOB_KINDS))}")
+    job = JOB_KINDS[kind]
+    return job.terminal_states | job.intermediate_states
+
+
+def _check_fields(fields: dict[str, Any], types: dict[str, tuple[type, ...]], required: tuple[str, ...]) -> None:
+    unknown = sorted(set(fields) - set(types))
+    if unknown:
+        raise BadControlRequest(f"{unknown[0]}: not a field; expected {', '.join(types)}")
+    for name in required:
+        if fields.get(name) is None:
+            raise BadControlRequest(f"{name}: is required")
+    for name, value in fields.items():
+        wanted = types[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, wanted)):
+            names = " or ".join(t.__name__ for t in wanted)
+            raise BadControlRequest(f"{name}: must be {names}, got {json.dumps(value)}")
+
+
+def check_fault(fields: dict[str, Any]) -> None:
+    _check_fields(
+        fields,
+        {"operation": (str,), "error": (str,), "probability": (int, float), "count": (int,), "message": (str,)},
+        ("operation", "error"),
+    )
+    if fields["operation"] != "*" and fields["operation"] not in service_model().operation_names:
+        raise BadControlRequest(f"operation: {fields['operation']!r} is not an omics operation (or '*' for all)")
+    code = FAULT_ALIASES.get(fields["error"], fields["error"])
+    if code not in _modelled_errors():
+        raise BadControlRequest(
+            f"error: {fields['error']!r} is not an error of the omics model nor one of {', '.join(FAULT_ALIASES)}"
+        )
+    if not 0 <= fields.get("probability", 1.0) <= 1:
+        raise BadControlRequest(f"probability: must be between 0 and 1, got {fields['probability']}")
+    if fields.get("count") is not None and fields["count"] < 0:
+        raise BadControlRequest(f"count: must be >= 0, got {fields['count']}")
+
+
+def check_outcome(fields: dict[str, Any]) -> None:
+    text = (str,)
+    _check_fields(
+        fields,
+        {"kind": text, "name_glob": text, "status": text, "failure_reason": text, "message": text},
+        ("kind", "name_glob", "status"),
+    )
+    _check_status(fields["kind"], fields["status"])
+
+
+def check_transition(fields: dict[str, Any]) -> None:
+    text = (str,)
+    _check_fields(
+        fields,
+        {"kind": text, "id": text, "status": text, "message": text, "failure_reason": text},
+        ("kind", "id", "status"),
+    )
+    _check_status(fields["kind"], fields["status"])
+
+
+def _check_status(kind: str, status: str) -> None:
+    allowed = _statuses(kind)
+    if status not in allowed:
+        raise BadControlRequest(f"status: a {kind} has no status {status!r}; one of {', '.join(sorted(allowed))}")
 
 
 class Control:
@@ -65,16 +149,21 @@ class Control:
         return {"requests": log, "counts": dict(Counter(r["operation"] for r in log))}
 
     def add_fault(self, **fields: Any) -> None:
+        check_fault(fields)
         with self.lock:
             self.faults.append(Fault(**fields))
 
     def add_outcome(self, **fields: Any) -> None:
+        check_outcome(fields)
         with self.backend.lock:
             self.backend.outcomes.append(Outcome(**fields))
 
     def transition(
         self, kind: str, id: str, status: str, message: str | None = None, failure_reason: str | None = None
     ) -> dict[str, Any]:
+        check_transition(
+            {"kind": kind, "id": id, "status": status, "message": message, "failure_reason": failure_reason}
+        )
         with self.backend.lock:
             self.backend.advance()
             record = self.backend.transition(kind, id, status, message, failure_reason)
@@ -90,7 +179,10 @@ class Control:
 
     def handle(self, request: Request) -> Response:
         route = (request.method, request.path.rstrip("/").removeprefix("/_emulator"))
-        body = request.get_json(silent=True) or {}
+        try:
+            body = _json_body(request)
+        except BadControlRequest as exc:
+            return _json({"error": str(exc)}, 415 if "Content-Type" in str(exc) else 400)
         try:
             if route == ("GET", "/requests"):
                 return _json(self.requests())
@@ -107,15 +199,37 @@ class Control:
                 self.backend.outcomes.clear()
                 return _json({"outcomes": []})
             if route == ("POST", "/transition"):
+                check_transition(body)
                 return _json(self.transition(**body))
             if route == ("POST", "/reset"):
                 self.reset_all()
                 return _json({"reset": True})
-        except TypeError as exc:  # unknown or missing fields in the body
+        except BadControlRequest as exc:
             return _json({"error": str(exc)}, 400)
         except OmicsError as exc:
             return _json({"error": exc.message}, 404)
         return _json({"error": f"no control endpoint {request.method} {request.path}"}, 404)
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    """Only JSON bodies: a cross-origin form post (which browsers send without asking) is refused."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return {}
+    if request.mimetype != "application/json":
+        raise BadControlRequest(
+            f"Content-Type must be application/json, got {request.mimetype or 'none'} "
+            "(curl: -H 'Content-Type: application/json')"
+        )
+    raw = request.get_data()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadControlRequest(f"the body is not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(body, dict):
+        raise BadControlRequest(f"the body must be a JSON object, not {_json_type(body)}")
+    return body
 
 
 def _json(payload: Any, status: int = 200) -> Response:

@@ -43,10 +43,7 @@ def parse_request(
     payload_member = shape.serialization.get("payload")
     document: dict[str, Any] = {}
     if body and payload_member is None:
-        try:
-            document = json.loads(body)
-        except ValueError as exc:
-            raise OmicsError("ValidationException", f"Request body is not valid JSON: {exc}") from exc
+        document = _json_object(body)
     params: dict[str, Any] = {}
     for name, member in shape.members.items():
         location = member.serialization.get("location")
@@ -61,10 +58,23 @@ def parse_request(
         elif location == "header" and wire_name in headers:
             params[name] = _from_text(member, headers[wire_name])
         elif name == payload_member:
-            params[name] = body if member.type_name == "blob" else (json.loads(body) if body else None)
+            params[name] = body if member.type_name == "blob" else (_json_object(body) if body else None)
         elif location is None and name in document:
             params[name] = _from_json(member, document[name])
     return params
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """A request body as the service reads it: a JSON object, or a SerializationException (400)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise OmicsError("SerializationException", f"Request body is not valid JSON: {message}") from None
+    if not isinstance(document, dict):
+        kind = "an array" if isinstance(document, list) else "null" if document is None else "a scalar"
+        raise OmicsError("SerializationException", f"Request body must be a JSON object, not {kind}")
+    return document
 
 
 def _from_text(shape: Shape, text: str) -> Any:

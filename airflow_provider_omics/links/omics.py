@@ -18,6 +18,12 @@ class OmicsConsoleLink(BaseAwsLink):
     format_str = BASE_AWS_CONSOLE_LINK + "/omics/home?region={region_name}#/{path}"
 
     @classmethod
+    def clear(cls, context: Any, operator: Any) -> None:
+        """No job yet: Airflow looks this XCom up when the task ends and logs an error if it is missing."""
+        if operator.do_xcom_push:
+            context["ti"].xcom_push(key=cls.key, value=None)
+
+    @classmethod
     def persist_job(
         cls,
         context: Any,

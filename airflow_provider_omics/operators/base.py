@@ -261,6 +261,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
 
     # ---- execute ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
+        OmicsConsoleLink.clear(context, self)
         requests = self.build_requests(context)
         started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
         carried = [each.carried for each in started]

@@ -46,7 +46,7 @@ def now() -> datetime:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
+    if not uri.startswith("s3://") or not uri[5:].split("/")[0]:
         raise invalid(f"{uri!r} is not an S3 URI (s3://bucket/key)")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
@@ -214,7 +214,13 @@ class BaseBackend:
                 continue
             status = step.status
             if step.on_enter is not None:
-                status = step.on_enter(record) or status
+                try:
+                    status = step.on_enter(record) or status
+                except Exception as exc:  # never leave a job stuck in progress: it fails, saying why
+                    self.cancel_steps(step.kind, step.ident)
+                    message = exc.message if isinstance(exc, OmicsError) else f"{type(exc).__name__}: {exc}"
+                    self.set_status(record, "FAILED", message, final=True)
+                    continue
             self.set_status(record, status, final=step.final)
         for watch in self.watchers:
             watch()

@@ -9,7 +9,7 @@ import re
 import zipfile
 from typing import Any
 
-from .base import ACCOUNT_ID, BaseBackend, Record, conflict, invalid, not_found, now
+from .base import ACCOUNT_ID, BaseBackend, Record, conflict, invalid, not_found, now, split_s3_uri
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
 ENGINES = {".wdl": "WDL", ".nf": "NEXTFLOW", ".cwl": "CWL"}
@@ -27,7 +27,11 @@ def _read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
     """(file name, text) of the main file of a definition given as a zip or as one plain file."""
     if not blob.startswith(b"PK"):
         return main or "main.wdl", blob.decode(errors="replace")
-    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile as exc:
+        raise invalid(f"definitionZip is not a valid zip archive: {exc}") from None
+    with archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
         chosen = main if main in names else next((n for n in names if n.endswith(tuple(ENGINES))), None)
         if chosen is None:
@@ -200,6 +204,9 @@ class WorkflowModel(BaseBackend):
             settings = {**{k: original.get(k) for k in _RERUN_FIELDS}, **p}
         if not settings.get("workflowId"):
             raise invalid("workflowId is required unless runId names a run to repeat")
+        if not settings.get("outputUri"):
+            raise invalid("outputUri is required")
+        split_s3_uri(settings["outputUri"])  # the service writes run outputs to S3 only
         if settings.get("workflowVersionName"):
             definition = self.get_workflow_version(
                 {"workflowId": settings["workflowId"], "versionName": settings["workflowVersionName"]}
