@@ -42,6 +42,19 @@ def member_docs(operation_name: str, members: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
+def param_blocks(docstring: str | None) -> list[str]:
+    """The ``:param name: ...`` entries of a docstring, each with its continuation lines, dedented."""
+    blocks: list[str] = []
+    for line in inspect.cleandoc(docstring or "").splitlines():
+        if line.startswith(":param "):
+            blocks.append(line)
+        elif blocks and line.startswith(" ") and line.strip():
+            blocks[-1] += " " + line.strip()
+        elif blocks and not blocks[-1].endswith("\n"):
+            blocks[-1] += "\n"  # the entry ended
+    return [block.strip() for block in blocks]
+
+
 def _plain(documentation: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", "", documentation)).split())
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import pickle
+
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ROLE_ARN
 from tour import put_inputs, workflow_zip
 
-from airflow_provider_omics.errors import OmicsJobFailed, OmicsRetriesExhausted
+from airflow_provider_omics.errors import OmicsJobFailed, OmicsRetriesExhausted, OmicsWaitTimeout
 from airflow_provider_omics.hooks.omics import OmicsHook
 
 
@@ -138,3 +141,64 @@ async def test_async_describe_on_aiobotocore_retries_throttling(hook, emulator, 
         described = await hook.describe_async(client, "run", id=run_id)
     assert described["id"] == run_id
     assert emulator.request_counts()["GetRun"] == 3
+
+
+def _gaps(emulator, operation: str) -> list[float]:
+    times = [r["time"] for r in emulator.requests() if r["operation"] == operation]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+@pytest.mark.parametrize("error", ["ThrottlingException", "503"])
+def test_a_wait_outlasts_throttling_that_exhausts_per_call_retries(hook, emulator, workflow_id, error):
+    # Twelve refusals in a row: three times what one call's retries (max_attempts=4) would take.
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", error, count=12)
+    assert hook.wait("run", id=run_id, delay=0.02, max_attempts=500)["status"] == "COMPLETED"
+    # One call per poll, never a burst of retries: throttled polls come no faster than the delay.
+    assert min(_gaps(emulator, "GetRun")) >= 0.02
+
+
+def test_throttled_polls_count_towards_max_attempts(hook, emulator, workflow_id):
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", "ThrottlingException")
+    with pytest.raises(OmicsWaitTimeout, match=r"is still unanswered \(throttled\) after 3 polls"):
+        hook.wait("run", id=run_id, delay=0.01, max_attempts=3)
+    assert emulator.request_counts()["GetRun"] == 3
+
+
+def test_wait_arguments_are_checked_before_any_call(hook, emulator):
+    with pytest.raises(ValueError, match="waiter_delay must be a number of seconds >= 0, got 'abc'"):
+        hook.wait("run", id="1234567", delay="abc")
+    with pytest.raises(ValueError, match="waiter_max_attempts must be an integer >= 1, got 0"):
+        hook.wait("run", id="1234567", max_attempts=0)
+    assert emulator.request_counts() == {}
+
+
+def test_errors_and_results_carry_no_botocore_retry_noise(hook, emulator):
+    with pytest.raises(ClientError) as error:
+        hook.call("GetRun", id="1234567")
+    assert "reached max retries" not in str(error.value)
+    assert str(error.value).endswith("GetRun operation: Run 1234567 not found")
+    metadata = hook.call("ListRuns")["ResponseMetadata"]
+    assert "MaxAttemptsReached" not in metadata and "RetryAttempts" not in metadata
+
+
+def test_every_paginated_operation_is_a_real_list_method():
+    from airflow_provider_omics.service_model import paginators, snake
+
+    for name in paginators():
+        method = getattr(OmicsHook, snake(name))  # a class attribute: IDEs, help() and mypy see it
+        assert name in method.__doc__
+    assert not hasattr(OmicsHook, "list_runz")
+
+
+def test_job_failures_survive_pickling(hook):
+    with pytest.raises(OmicsJobFailed) as error:
+        hook.wait("run", id="1234567", delay=0.02)
+    copy = pickle.loads(pickle.dumps(error.value))
+    assert (type(copy), str(copy), copy.status, copy.ids) == (
+        OmicsJobFailed,
+        str(error.value),
+        "DELETED",
+        error.value.ids,
+    )

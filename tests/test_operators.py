@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import ROLE_ARN, xcom
 from tour import WDL, put_inputs
+
+from airflow_provider_omics.operators.base import CLOCK_SKEW
 
 
 @pytest.fixture
@@ -264,3 +268,211 @@ def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(ru
     assert tis["batch_True"].state == "failed" and tis["batch_False"].state == "success"
     assert "ended PROCESSED: failedRunCount 1" in capfd.readouterr().out
     assert xcom(tis["batch_False"])["runSummary"] == {"completedRunCount": 1, "failedRunCount": 1}
+
+
+# ---- hardening: waits, retries, clears, idempotency, split imports, definitions, messages --------------
+
+
+def test_a_deferrable_import_rides_out_throttling_right_after_it_starts(run_dag, inputs, emulator):
+    # Ten refusals in a row on the first status call: more than one call's retries would take.
+    emulator.add_fault("GetReadSetImportJob", "ThrottlingException", count=10)
+    _, tis = run_dag(IMPORT_READS.format(files=["s1_R1.fastq"]))
+    assert tis["import_reads"].state == "success"
+    assert xcom(tis["import_reads"])["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "message"),
+    [
+        ("waiter_delay", '"abc"', "waiter_delay must be a number of seconds >= 0, got 'abc'"),
+        ("waiter_max_attempts", "0", "waiter_max_attempts must be an integer >= 1, got 0"),
+        ("deferrable", '"yes"', "deferrable must be True or False, got 'yes'"),
+    ],
+)
+def test_wait_arguments_are_checked_when_the_dag_is_parsed(run_dag, emulator, argument, value, message):
+    with pytest.raises(ValueError, match=message):
+        run_dag(f"""
+        with DAG("test_dag", schedule=None, start_date=START) as dag:
+            OmicsStartRunOperator(task_id="run", workflow_id="1234567", role_arn=ROLE, output_uri="s3://b/o",
+                                  {argument}={value})
+        """)
+    assert emulator.request_counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("typo", "hint"), [("workflowid", "workflow_id"), ("workflowId", "workflow_id"), ("waiter_dealy", "waiter_delay")]
+)
+def test_a_mistyped_argument_fails_at_parse_with_a_hint(typo, hint):
+    from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+    with pytest.raises(TypeError, match=f"unknown argument '{typo}' \\(did you mean {hint}\\?\\)"):
+        OmicsStartRunOperator(task_id="run", role_arn=ROLE_ARN, **{typo: "1234567"})
+
+
+def test_operators_document_every_argument():
+    import inspect
+
+    from airflow_provider_omics.operators.storage import OmicsCreateSequenceStoreOperator
+    from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+    assert ":param workflow_id: The run's workflow ID. The workflowId is not the UUID." in OmicsStartRunOperator.__doc__
+    assert ":param idempotency_key:" in OmicsStartRunOperator.__doc__
+    parameters = inspect.signature(OmicsCreateSequenceStoreOperator).parameters
+    assert {"name", "waiter_delay", "idempotency_key", "reuse_existing_store"} <= set(parameters)
+
+
+def test_resumed_without_an_event_it_reattaches_and_waits(emulator, omics, inputs):
+    from types import SimpleNamespace
+
+    from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+    ti = SimpleNamespace(dag_id="d", task_id="run", run_id="r", map_index=-1, try_number=1, xcom_push=dict)
+    operator = OmicsStartRunOperator(
+        task_id="run", workflow_id=workflow["id"], role_arn=ROLE_ARN, output_uri="s3://genomics/r/", waiter_delay=0.05
+    )
+    first = operator.execute({"ti": ti})  # the try that started the run (its worker died while deferred)
+    # What the task runner calls when a deferred task resumes with no trigger event:
+    resumed = operator.resume_execution("execute_complete", {}, {"ti": ti})
+    assert resumed["id"] == first["id"] and resumed["status"] == "COMPLETED"
+    assert len(omics.list_runs()["items"]) == 1
+
+
+def test_idempotency_key_makes_one_job_across_dag_runs(run_dag, inputs, emulator, omics, capfd):
+    import pendulum
+
+    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+    dag = f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="{workflow["id"]}", role_arn=ROLE,
+                              output_uri="s3://genomics/runs/", idempotency_key="sample-s1", waiter_delay=0.05)
+    """
+    first, _ = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
+    time.sleep(CLOCK_SKEW.total_seconds())  # so the second DAG run can tell the run is older than its ask
+    second, tis = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 2, tz="UTC"))
+    assert first.run_id != second.run_id and tis["run"].state == "success"
+    assert len(omics.list_runs()["items"]) == 1
+    assert f"Reusing run id={xcom(tis['run'])['id']} (COMPLETED), started at" in capfd.readouterr().out
+
+
+def test_a_retry_after_partial_success_imports_only_what_failed(run_dag, inputs, emulator, omics, s3):
+    # The first try imports s1 and fails on lost.fastq; before the retry the file arrives.
+    _, tis = run_dag("""
+    import boto3
+    from botocore.config import Config
+
+    def deliver_the_lost_file(context):
+        conn = context["ti"].task.hook.conn_config
+        s3 = boto3.client("s3", endpoint_url=conn.endpoint_url, region_name="us-east-1")
+        s3.put_object(Bucket="genomics", Key="reads/lost.fastq", Body=b"@r/1\\nACGT\\n+\\nIIII\\n")
+
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        store = OmicsCreateSequenceStoreOperator(task_id="store", name="reads", waiter_delay=0.05)
+        OmicsStartReadSetImportJobOperator(
+            task_id="import_reads", sequence_store_id=store.output["id"], role_arn=ROLE, waiter_delay=0.05,
+            retries=1, retry_delay=0, on_retry_callback=deliver_the_lost_file, sources=[
+                {"sourceFiles": {"source1": f"s3://genomics/reads/{name}"}, "sourceFileType": "FASTQ",
+                 "subjectId": "p1", "sampleId": name.split(".")[0]} for name in ("s1_R1.fastq", "lost.fastq")])
+    """)
+    assert tis["import_reads"].state == "success" and tis["import_reads"].try_number == 2
+    store_id = xcom(tis["store"])["id"]
+    assert sorted(r["sampleId"] for r in omics.list_read_sets(sequenceStoreId=store_id)["readSets"]) == [
+        "lost",
+        "s1_R1",
+    ]
+    jobs = omics.list_read_set_import_jobs(sequenceStoreId=store_id)["importJobs"]
+    assert sorted(j["status"] for j in jobs) == ["COMPLETED", "COMPLETED_WITH_FAILURES"]
+    imported = xcom(tis["import_reads"])
+    assert [(s["sampleId"], s["status"]) for s in imported["sources"]] == [("s1_R1", "FINISHED"), ("lost", "FINISHED")]
+    assert imported["status"] == "COMPLETED"
+
+
+def test_create_store_operators_reuse_a_store_of_the_same_name(run_dag, emulator, omics):
+    import pendulum
+
+    nightly = """
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsCreateSequenceStoreOperator(task_id="seq", name="nightly-seq", waiter_delay=0.05)
+        OmicsCreateReferenceStoreOperator(task_id="ref", name="nightly-ref")
+        OmicsCreateSequenceStoreOperator(task_id="fresh", name="fresh-seq", waiter_delay=0.05,
+                                         reuse_existing_store=False)
+    """
+    for day in (1, 2, 3):
+        _, tis = run_dag(nightly, logical_date=pendulum.datetime(2026, 1, day, tz="UTC"))
+        assert {t: ti.state for t, ti in tis.items()} == dict.fromkeys(tis, "success")
+    names = [s["name"] for s in omics.list_sequence_stores()["sequenceStores"]]
+    assert names.count("nightly-seq") == 1 and names.count("fresh-seq") == 3
+    assert len(omics.list_reference_stores()["referenceStores"]) == 1
+    assert xcom(tis["seq"])["status"] == "ACTIVE" and xcom(tis["ref"])["name"] == "nightly-ref"
+
+
+def test_identical_chunks_of_a_split_import_are_separate_jobs(run_dag, inputs, emulator, omics):
+    _, tis = run_dag(IMPORT_READS.format(files=["s1_R1.fastq"] * 250))
+    assert len({s["readSetId"] for s in xcom(tis["import_reads"])["sources"]}) == 250
+    store_id = xcom(tis["store"])["id"]
+    assert len(omics.list_read_set_import_jobs(sequenceStoreId=store_id)["importJobs"]) == 3
+    assert emulator.request_counts()["StartReadSetImportJob"] == 3
+
+
+def test_a_split_import_reports_the_worst_status_and_every_failed_item(run_dag, inputs, emulator):
+    files = ["s1_R1.fastq"] * 120 + ["lost.fastq"] + ["s1_R1.fastq"] * 9
+    body = IMPORT_READS.format(files=files).replace("deferrable=True,", "fail_on_partial_success=False,")
+    _, tis = run_dag(body)
+    imported = xcom(tis["import_reads"])
+    assert [job["status"] for job in imported["jobs"]] == ["COMPLETED", "COMPLETED_WITH_FAILURES"]
+    assert imported["status"] == "COMPLETED_WITH_FAILURES"
+    lost = "s3://genomics/reads/lost.fastq"
+    assert imported["statusMessage"] == f"1 of 130 failed: s120 {lost}: Source file {lost} could not be read: NoSuchKey"
+
+
+def test_a_bad_item_in_a_later_chunk_is_named_by_its_index_in_the_whole_list(run_dag, emulator, capfd):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartReadSetImportJobOperator(
+            task_id="import_reads", sequence_store_id="1234567890", role_arn=ROLE, sources=[
+                {"sourceFiles": {"source1": "s3://genomics/reads/s.fastq"}, "subjectId": "p1", "sampleId": "s",
+                 "sourceFileType": "FASTQ" if i != 142 else "FASTA"} for i in range(150)])
+    """)
+    assert tis["import_reads"].state == "failed"
+    assert "sources[142].sourceFileType: 'FASTA' is not one of" in capfd.readouterr().out
+    assert emulator.request_counts() == {}
+
+
+def test_a_workflow_from_a_folder_finds_its_main_file(run_dag, emulator, omics, tmp_path):
+    folder = tmp_path / "pipeline"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "main.wdl").write_bytes(WDL)
+    (folder / "lib" / "tasks.wdl").write_text("version 1.0\ntask helper { command { echo } }\n")
+    (folder / "README.md").write_text("# pipeline\n")
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsCreateWorkflowOperator(task_id="workflow", name="align", definition_path="{folder}", waiter_delay=0.05)
+    """)
+    assert tis["workflow"].state == "success"
+    assert xcom(tis["workflow"])["main"] == "main.wdl"
+
+
+@pytest.mark.parametrize("make", ["empty", "missing"])
+def test_a_definition_folder_that_is_empty_or_missing_fails_before_any_call(run_dag, emulator, capfd, tmp_path, make):
+    folder = tmp_path / "pipeline"
+    if make == "empty":
+        folder.mkdir()
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsCreateWorkflowOperator(task_id="workflow", name="align", definition_path="{folder}")
+    """)
+    assert tis["workflow"].state == "failed"
+    assert f"definition_path: {'the folder ' if make == 'empty' else ''}{folder}" in capfd.readouterr().out
+    assert emulator.request_counts() == {}
+
+
+def test_a_task_that_fails_before_starting_a_job_logs_no_link_error(run_dag, emulator, capfd):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="not-an-id", role_arn=ROLE, output_uri="s3://b/o")
+    """)
+    assert tis["run"].state == "failed"
+    out = capfd.readouterr().out
+    assert "invalid arguments" in out and "XCom not found" not in out

@@ -26,6 +26,7 @@ from airflow_provider_omics.arguments import (
     check_known_arguments,
     default_deferrable,
     member_docs,
+    param_blocks,
     request_members,
 )
 from airflow_provider_omics.errors import error_code
@@ -88,7 +89,13 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             cls.operation = job_kind(cls.kind or "").start_operation or ""
         cls.members = request_members(cls.operation)
         cls.template_fields = aws_template_fields(*cls.members, "idempotency_key", *cls.extra_template_fields)
-        cls.__doc__ = f"{cls.__doc__ or ''}\n\n{member_docs(cls.operation, cls.members)}"
+        shared = [
+            block
+            for klass in cls.__mro__[1 : cls.__mro__.index(OmicsJobOperator) + 1]
+            for block in param_blocks(klass.__doc__)
+        ]
+        own = inspect.cleandoc(cls.__doc__ or "")
+        cls.__doc__ = "\n\n".join([own, member_docs(cls.operation, cls.members), "\n".join(shared)])
         cls.__init__ = _init_with_request_arguments(cls, list(cls.members))  # type: ignore[method-assign]
 
     def __init__(
