@@ -296,3 +296,82 @@ def test_command_line_serves_until_stopped(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_a_malformed_definition_zip_is_a_validation_error(omics, emulator):
+    with pytest.raises(ClientError) as error:
+        omics.create_workflow(name="w", definitionZip=b"PK\x03\x04 not really a zip", requestId="bad-zip")
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+    assert "definitionZip is not a valid zip archive" in str(error.value)
+    assert emulator.request_counts() == {"CreateWorkflow": 1}  # one 400, nothing a client would retry
+
+
+def test_a_run_whose_output_is_not_in_s3_is_refused_at_start(omics, workflow_id):
+    with pytest.raises(ClientError, match=r"'https://example.com/out' is not an S3 URI"):
+        omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="https://example.com/out", requestId="x")
+    assert omics.list_runs()["items"] == []
+
+
+def test_a_job_whose_step_breaks_fails_instead_of_staying_in_progress(omics, emulator, workflow_id):
+    run = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/runs/", requestId="r")
+    # Whatever goes wrong inside the emulator while a job moves on, the job ends, saying why.
+    emulator.backend.get("run", run["id"])["runOutputUri"] = "not-a-uri"
+    described = until(lambda: omics.get_run(id=run["id"]), status_in("COMPLETED", "FAILED"))
+    assert described["status"] == "FAILED" and "is not an S3 URI" in described["statusMessage"]
+
+
+def _raw(emulator, path: str, body: bytes, signed_for: str = "omics", content_type: str = "application/json"):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=f"{emulator.endpoint_url}{path}", data=body)
+    request.headers["Content-Type"] = content_type
+    if signed_for:
+        SigV4Auth(Credentials("testing", "testing"), signed_for, "us-east-1").add_auth(request)
+    raw = urllib.request.Request(request.url, data=body, headers=dict(request.headers.items()), method="POST")
+    try:
+        with urllib.request.urlopen(raw) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"3", b"null", b"[" * 5000 + b"]" * 5000, b"{not json"])
+def test_a_body_that_is_not_a_json_object_is_a_400(emulator, body):
+    status, answer = _raw(emulator, "/sequencestore", body)
+    assert status == 400 and answer["__type"] == "SerializationException"
+    assert emulator.request_counts() == {"CreateSequenceStore": 1}
+    assert emulator.requests()[0]["status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        (
+            "faults",
+            {"operation": "GetRun", "error": "ThrottlingException", "probability": "often"},
+            "probability: must",
+        ),
+        ("faults", {"operation": "GetRun", "error": "ThrottlingException", "probability": 2}, "between 0 and 1"),
+        ("faults", {"operation": "GetRun", "error": "ThrottlingException", "count": -1}, "count: must be >= 0"),
+        ("faults", {"operation": "GetRun", "error": "Exploded"}, "error: 'Exploded' is not an error of the omics"),
+        ("faults", {"operation": "GetRunz", "error": "500"}, "operation: 'GetRunz' is not an omics operation"),
+        ("faults", {"operation": "GetRun"}, "error: is required"),
+        ("outcomes", {"kind": "run", "name_glob": "*", "status": "DONE"}, "status: a run has no status 'DONE'"),
+        ("outcomes", {"kind": "runs", "name_glob": "*", "status": "FAILED"}, "kind: 'runs' is not one of"),
+        ("transition", {"kind": "run", "id": "1", "status": "PROCESSED"}, "status: a run has no status"),
+        ("transition", {"kind": "run", "id": "1", "status": "FAILED", "why": "x"}, "why: not a field"),
+    ],
+)
+def test_the_control_api_refuses_bad_input_naming_the_field(omics, emulator, path, body, message):
+    status, answer = _raw(emulator, f"/_emulator/{path}", json.dumps(body).encode(), signed_for="")
+    assert status == 400 and message in answer["error"]
+    assert omics.list_runs()["items"] == []  # and nothing was poisoned: the next request is answered
+
+
+def test_the_control_api_takes_json_only(emulator, omics):
+    store = omics.create_sequence_store(name="kept")
+    status, answer = _raw(emulator, "/_emulator/reset", b"confirm=yes", "", "application/x-www-form-urlencoded")
+    assert status == 415 and "Content-Type must be application/json" in answer["error"]
+    assert omics.get_sequence_store(id=store["id"])["name"] == "kept"  # a cross-origin form post reset nothing

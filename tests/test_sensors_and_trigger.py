@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import ROLE_ARN, xcom
 from tour import workflow_zip
@@ -110,3 +112,28 @@ async def test_trigger_on_kill_cancels_the_run(run_id, emulator, omics):
     await trigger.on_kill()
     assert omics.get_run(id=started)["status"] in ("STOPPING", "CANCELLED")
     assert emulator.request_counts()["CancelRun"] == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "deferrable"),
+    [("poke", False), ("reschedule", False), ("poke", True)],
+    ids=["poke", "reschedule", "deferrable"],
+)
+def test_every_mode_rides_out_throttling_with_the_same_result(run_dag, run_id, emulator, mode, deferrable):
+    # Ten refusals in a row: more than one call's retries (8) would take. No mode may fail on them.
+    started = run_id()
+    emulator.add_fault("GetRun", "ThrottlingException", count=10)
+    _, tis = run_dag(SENSOR.format(run_id=started, mode=mode, deferrable=deferrable))
+    assert tis["wait"].state == "success"
+    assert xcom(tis["wait"])["status"] == "COMPLETED"
+    assert emulator.request_counts()["GetRun"] > 10
+
+
+async def test_a_throttled_trigger_poll_is_one_request_not_a_burst(run_id, emulator):
+    started = run_id()
+    emulator.add_fault("GetRun", "ThrottlingException", count=6)
+    trigger = _round_trip(OmicsJobTrigger(kind="run", ids={"id": started}, waiter_delay=0.02, waiter_max_attempts=500))
+    event = await anext(trigger.run())
+    assert event.payload["status"] == "success"
+    times = [r["time"] for r in emulator.requests() if r["operation"] == "GetRun"]
+    assert min(later - earlier for earlier, later in itertools.pairwise(times)) >= 0.02
