@@ -1,0 +1,82 @@
+"""Airflow's own behaviour with the provider, in a real Airflow: scheduler, triggerer, workers, REST API.
+
+``dag.test()`` runs triggers in line and cannot clear or mark a deferred task; these tests do it the
+way users do, through the API of running services.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+from airflow_services import AirflowServices
+from conftest import ROLE_ARN
+from tour import workflow_zip
+
+pytestmark = pytest.mark.slow
+
+DAG = """
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    OmicsStartRunOperator(
+        task_id="run", workflow_id="{workflow_id}", role_arn="{role}", output_uri="s3://genomics/runs/",
+        name="{dag_id}", parameters={{"sample_name": "s1"}}, deferrable=True, waiter_delay=1,
+    )
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow(emulator_server, tmp_path_factory):
+    env = {**os.environ, "AIRFLOW_CONN_AWS_DEFAULT": emulator_server.connection_json()}
+    with AirflowServices(tmp_path_factory.mktemp("airflow-home"), env) as services:
+        yield services
+
+
+@pytest.fixture
+def deferred_run(airflow, emulator, omics, s3):
+    """A DAG run whose run task has started a HealthOmics run and whose trigger is polling it."""
+    emulator.backend.step_seconds = 3  # the run stays in progress while the test acts on the task
+    workflow = omics.create_workflow(name="w", definitionZip=workflow_zip(), requestId="w")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+
+    def start(dag_id: str) -> str:
+        text = DAG.format(dag_id=dag_id, workflow_id=workflow["id"], role=ROLE_ARN)
+        airflow.add_dag(dag_id, textwrap.dedent(text))
+        run_id = airflow.trigger(dag_id)
+        airflow.wait_for(lambda: airflow.task(dag_id, run_id, "run")["state"] == "deferred", "the task to defer")
+        # The worker described the run once after starting it; a second GetRun is the trigger's first poll.
+        polls = emulator.request_counts().get("GetRun", 0)
+        airflow.wait_for(lambda: emulator.request_counts().get("GetRun", 0) > polls, "the trigger to poll")
+        return run_id
+
+    return start
+
+
+def test_clearing_a_deferred_task_restarts_it_on_the_same_job(airflow, emulator, omics, deferred_run):
+    run_id = deferred_run("cleared")
+    airflow.clear("cleared", run_id, "run")
+    state = airflow.wait_for(
+        lambda: (
+            airflow.dag_run("cleared", run_id)["state"] in ("success", "failed")
+            and airflow.dag_run("cleared", run_id)["state"]
+        ),
+        "the DAG run to end",
+    )
+    task = airflow.task("cleared", run_id, "run")
+    assert (state, task["state"], task["try_number"]) == ("success", "success", 2)
+    runs = omics.list_runs(name="cleared")["items"]
+    assert [r["status"] for r in runs] == ["COMPLETED"]  # the new try re-attached: nothing cancelled
+    assert "CancelRun" not in emulator.request_counts()
+
+
+def test_marking_a_deferred_task_failed_cancels_its_job(airflow, emulator, omics, deferred_run):
+    run_id = deferred_run("marked")
+    airflow.mark("marked", run_id, "run", "failed")
+    airflow.wait_for(lambda: emulator.request_counts().get("CancelRun"), "the trigger to cancel the run")
+    (run,) = omics.list_runs(name="marked")["items"]
+    assert omics.get_run(id=run["id"])["status"] in ("STOPPING", "CANCELLED")
+    assert airflow.task("marked", run_id, "run")["state"] == "failed"
