@@ -1,18 +1,43 @@
 # Everything a new user needs, from a fresh clone with only Python 3.11 and pip:
-#   make test   installs into .venv and runs ruff, mypy and pytest
-#   make demo   installs into .venv and runs the example genomics pipeline against the local emulator
-PYTHON ?= python3
+#   make test          installs into .venv and runs ruff, mypy and pytest on the newest Airflow
+#   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
+#   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
+#   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
+#   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
+PYTHON ?= python3.11
+# Airflow 3.0 is tested on Python 3.12 where the machine has it (as Amazon MWAA runs it), else 3.11.
+PYTHON_3_12 := $(shell command -v python3.12 2>/dev/null || echo $(PYTHON))
+NEWEST := 3.3
+VERSIONS := 2.11 3.0 $(NEWEST)
+python_for = $(if $(filter 3.0,$(1)),$(PYTHON_3_12),$(PYTHON))
+# What each version resolves from (make constraints). Airflow 3.0.6 breaks (every task-API call answers
+# 422) with the FastAPI stack released after it: pin the one it was released with.
+spec_2.11 := "apache-airflow==2.11.*"
+spec_3.0 := "apache-airflow==3.0.6" "fastapi==0.117.1" "starlette==0.48.0" "pydantic==2.11.9" "cadwyn==5.4.6"
+spec_$(NEWEST) := "apache-airflow==$(NEWEST).*"
+# make demo AIRFLOW_VERSION=2.11 runs the example pipeline on that version's virtualenv.
+AIRFLOW_VERSION ?= $(NEWEST)
+
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST := pytest -q -p no:cacheprovider
 
-.PHONY: test lint typecheck pytest demo clean
+.PHONY: test lint typecheck pytest demo test-matrix package constraints clean
 
-$(STAMP): pyproject.toml
+# The development environment: the newest Airflow, with the linters.
+$(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints/airflow-$(NEWEST).txt -e ".[dev]"
 	touch $(STAMP)
+
+# One test environment per supported Airflow, from its constraint file.
+.venv-%/.installed: pyproject.toml constraints/airflow-%.txt
+	$(call python_for,$*) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -c constraints/airflow-$*.txt -e ".[test]"
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -22,12 +47,35 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/$(PYTEST)
 
 test: lint typecheck pytest
 
-demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+test-$(NEWEST): $(STAMP)
+	@echo "=== Airflow $$($(BIN)/python -c 'import airflow; print(airflow.__version__)') on $$($(BIN)/python -V)"
+	$(BIN)/$(PYTEST)
+
+test-%: .venv-%/.installed
+	@echo "=== Airflow $$(.venv-$*/bin/python -c 'import airflow; print(airflow.__version__)') on $$(.venv-$*/bin/python -V)"
+	.venv-$*/bin/$(PYTEST)
+
+test-matrix: $(addprefix test-,$(VERSIONS))
+
+demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-$(AIRFLOW_VERSION)/.installed)
+	$(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(BIN),.venv-$(AIRFLOW_VERSION)/bin)/python scripts/demo.py
+
+package: $(STAMP)
+	$(BIN)/python scripts/check_package.py
+
+constraints: $(addprefix constraints-,$(VERSIONS))
+
+constraints-%:
+	rm -rf .venv-constraints && $(call python_for,$*) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet $(spec_$*) -e ".[$(if $(filter $(NEWEST),$*),dev,test)]"
+	{ echo "# Airflow $* on $$(.venv-constraints/bin/python -V), resolved by make constraints on $$(date -u +%F)"; \
+	  .venv-constraints/bin/pip freeze --exclude-editable; } > constraints/airflow-$*.txt
+	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) .airflow-demo
+	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS)) .airflow-demo dist build

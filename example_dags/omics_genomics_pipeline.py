@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, TaskGroup, task
+from airflow.providers.common.compat.sdk import DAG, TaskGroup, task
 
 from airflow_provider_omics.operators.analytics import (
     OmicsCreateAnnotationStoreOperator,

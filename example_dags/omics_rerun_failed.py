@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_omics.operators.workflows import (
     OmicsCreateRunCacheOperator,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import tempfile
 
@@ -11,6 +12,9 @@ os.makedirs(DAGS_FOLDER, exist_ok=True)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+if importlib.metadata.version("apache-airflow").startswith("2."):
+    # Airflow 2's unit-test configuration picks the LocalExecutor, which refuses SQLite.
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
 for key, value in {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -19,6 +23,7 @@ for key, value in {
     os.environ[key] = value
 
 import importlib.util  # noqa: E402
+import logging  # noqa: E402
 import pathlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -28,6 +33,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS  # noqa: E402
 from airflow_provider_omics.emulator import OmicsEmulator  # noqa: E402
 
 STEP_SECONDS = 0.05
@@ -74,11 +80,13 @@ def s3(emulator):
 def airflow_db():
     """Airflow's metadata database (SQLite in the tests' own AIRFLOW_HOME), migrated once."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    if not AIRFLOW_V_3_0_PLUS:  # Airflow 2's DagRunNote refers to FAB's ab_user, mapped once its models load
+        importlib.import_module("airflow.providers.fab.auth_manager.models")
 
 
 DAG_HEADER = """
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 from airflow_provider_omics.operators.analytics import *
 from airflow_provider_omics.operators.storage import *
 from airflow_provider_omics.operators.workflows import *
@@ -101,10 +109,24 @@ def run_dag(airflow_db, emulator):
         spec = importlib.util.spec_from_file_location(f"dag_{dag_id}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        dag_run = module.dag.test(**test_kwargs)
+        show_task_errors(module.dag)
+        dag_run = module.dag.test(**dag_test_kwargs(**test_kwargs))
         return dag_run, instances(dag_run)
 
     return run
+
+
+@pytest.fixture
+def output(capfd, caplog):
+    """What a user sees of a task run by ``dag.test()``: its log and errors, wherever this Airflow sends them
+    (stdout on Airflow 3.3, Python logging on 2.11 and 3.0). Call it to read what was written so far."""
+    caplog.set_level(logging.INFO)
+
+    def read() -> str:
+        captured = capfd.readouterr()
+        return captured.out + captured.err + caplog.text
+
+    return read
 
 
 def instances(dag_run) -> dict:
@@ -114,10 +136,51 @@ def instances(dag_run) -> dict:
     }
 
 
+def show_task_errors(dag) -> None:
+    """Log why each task failed: ``dag.test()`` on Airflow 3.0 drops the task runner's own log of it
+    (3.3 prints it, and real workers write it to the task log on every version)."""
+
+    def logged(method):
+        def run(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as error:
+                if type(error).__name__ != "TaskDeferred":
+                    logging.getLogger("tests.task_errors").error("Task %s failed: %s", self.task_id, error)
+                raise
+
+        return run
+
+    for task in dag.tasks:
+        cls = type(task)
+        if not hasattr(cls, "execute") or hasattr(cls, "_shows_errors"):  # a mapped task, or done already
+            continue
+        # A subclass, not a bound wrapper: Airflow runs a rendered copy of the task, which keeps its class.
+        namespace = {"execute": logged(cls.execute), "_shows_errors": True, "__module__": cls.__module__}
+        if hasattr(cls, "resume_execution"):
+            namespace["resume_execution"] = logged(cls.resume_execution)
+        object.__setattr__(task, "__class__", type(cls.__name__, (cls,), namespace))
+
+
+def dag_test_kwargs(logical_date=None, **kwargs) -> dict:
+    """``dag.test()`` arguments for a DAG run of ``logical_date``, as this Airflow names them."""
+    if logical_date is not None:
+        if AIRFLOW_V_3_0_PLUS:
+            kwargs.update(logical_date=logical_date, run_after=logical_date)
+        else:
+            kwargs.update(execution_date=logical_date)
+    return kwargs
+
+
 def xcom(ti, key: str = "return_value"):
     """What a task pushed to XCom, as the next task would read it."""
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    if not AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(run_id=ti.run_id, dag_id=ti.dag_id, task_id=ti.task_id, map_index=ti.map_index, key=key)
+    from airflow.models.xcom import XComModel
 
     with create_session() as session:
         row = session.scalars(

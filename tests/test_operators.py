@@ -70,21 +70,21 @@ def workflow_and_run(inputs, name="s1", deferrable=False, retries=0):
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_failed_run_fails_the_task_at_once_with_the_service_message(run_dag, inputs, emulator, capfd, deferrable):
+def test_failed_run_fails_the_task_at_once_with_the_service_message(run_dag, inputs, emulator, output, deferrable):
     emulator.add_outcome(
         "run", "oom-*", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR", message="align ran out of memory"
     )
     _, tis = run_dag(workflow_and_run(inputs, name="oom-s1", deferrable=deferrable))
     assert tis["run"].state == "failed"
-    assert "ended FAILED: OUT_OF_MEMORY_ERROR: align ran out of memory" in capfd.readouterr().out
+    assert "ended FAILED: OUT_OF_MEMORY_ERROR: align ran out of memory" in output()
     assert emulator.request_counts()["GetRun"] < 20  # ended on the failure, not after 2000 polls
 
 
-def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, capfd):
+def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, output):
     emulator.add_outcome("run", "s1", "CANCELLED", message="Cancelled in the console")
     _, tis = run_dag(workflow_and_run(inputs, deferrable=True))
     assert tis["run"].state == "failed"
-    assert "ended CANCELLED: Cancelled in the console" in capfd.readouterr().out
+    assert "ended CANCELLED: Cancelled in the console" in output()
 
 
 def test_a_retry_reattaches_to_the_job_it_started(run_dag, inputs, emulator, omics):
@@ -103,21 +103,21 @@ def test_a_retry_after_a_failed_run_starts_a_fresh_one(run_dag, inputs, emulator
     assert [r["status"] for r in omics.list_runs()["items"]] == ["FAILED", "FAILED"]
 
 
-def test_bad_input_fails_before_any_api_call(run_dag, emulator, capfd):
+def test_bad_input_fails_before_any_api_call(run_dag, emulator, output):
     _, tis = run_dag("""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
         OmicsStartRunOperator(task_id="run", workflow_id="not-an-id", role_arn="admin", output_uri="s3://b/o",
                               log_level="LOUD")
     """)
     assert tis["run"].state == "failed"
-    out = capfd.readouterr().out
+    out = output()
     assert "workflow_id: 'not-an-id' does not match the pattern [0-9]+" in out
     assert "role_arn: 'admin' does not match the pattern" in out
     assert "log_level: 'LOUD' is not one of OFF, FATAL, ERROR, ALL" in out
     assert emulator.request_counts() == {}
 
 
-def test_parameters_file_that_is_not_json_fails_before_any_api_call(run_dag, emulator, capfd, tmp_path):
+def test_parameters_file_that_is_not_json_fails_before_any_api_call(run_dag, emulator, output, tmp_path):
     (tmp_path / "params.json").write_text("{'sample': 1")
     _, tis = run_dag(f"""
     with DAG("test_dag", schedule=None, start_date=START, template_searchpath="{tmp_path}") as dag:
@@ -125,7 +125,7 @@ def test_parameters_file_that_is_not_json_fails_before_any_api_call(run_dag, emu
                               parameters="params.json")
     """)
     assert tis["run"].state == "failed"
-    assert "parameters: not a JSON object nor a .json file that holds one" in capfd.readouterr().out
+    assert "parameters: not a JSON object nor a .json file that holds one" in output()
     assert emulator.request_counts() == {}
 
 
@@ -168,10 +168,10 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
 """
 
 
-def test_partial_import_fails_naming_each_failed_source(run_dag, inputs, emulator, capfd):
+def test_partial_import_fails_naming_each_failed_source(run_dag, inputs, emulator, output):
     _, tis = run_dag(IMPORT_READS.format(files=["s1_R1.fastq", "lost.fastq"]))
     assert tis["import_reads"].state == "failed"
-    out = capfd.readouterr().out
+    out = output()
     assert "ended COMPLETED_WITH_FAILURES: 1 of 2 sources failed. 1 failed:" in out
     lost = "s3://genomics/reads/lost.fastq"
     assert f"s1 {lost}: Source file {lost} could not be read: NoSuchKey" in out
@@ -250,7 +250,7 @@ def test_on_kill_cancels_the_run_the_task_started(emulator, omics, inputs):
     assert omics.get_run(id=run["id"])["status"] == "STOPPING"
 
 
-def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(run_dag, inputs, emulator, capfd):
+def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(run_dag, inputs, emulator, output):
     emulator.add_outcome("run", "bad-*", "FAILED", failure_reason="SERVICE_ERROR")
     _, tis = run_dag(f"""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
@@ -266,7 +266,7 @@ def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(ru
                                                         {{"runSettingId": "bad", "name": f"bad-{{strict}}"}}]}})
     """)
     assert tis["batch_True"].state == "failed" and tis["batch_False"].state == "success"
-    assert "ended PROCESSED: failedRunCount 1" in capfd.readouterr().out
+    assert "ended PROCESSED: failedRunCount 1" in output()
     assert xcom(tis["batch_False"])["runSummary"] == {"completedRunCount": 1, "failedRunCount": 1}
 
 
@@ -339,7 +339,7 @@ def test_resumed_without_an_event_it_reattaches_and_waits(emulator, omics, input
     assert len(omics.list_runs()["items"]) == 1
 
 
-def test_idempotency_key_makes_one_job_across_dag_runs(run_dag, inputs, emulator, omics, capfd):
+def test_idempotency_key_makes_one_job_across_dag_runs(run_dag, inputs, emulator, omics, output):
     import pendulum
 
     workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
@@ -354,7 +354,7 @@ def test_idempotency_key_makes_one_job_across_dag_runs(run_dag, inputs, emulator
     second, tis = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 2, tz="UTC"))
     assert first.run_id != second.run_id and tis["run"].state == "success"
     assert len(omics.list_runs()["items"]) == 1
-    assert f"Reusing run id={xcom(tis['run'])['id']} (COMPLETED), started at" in capfd.readouterr().out
+    assert f"Reusing run id={xcom(tis['run'])['id']} (COMPLETED), started at" in output()
 
 
 def test_a_retry_after_partial_success_imports_only_what_failed(run_dag, inputs, emulator, omics, s3):
@@ -427,7 +427,7 @@ def test_a_split_import_reports_the_worst_status_and_every_failed_item(run_dag, 
     assert imported["statusMessage"] == f"1 of 130 failed: s120 {lost}: Source file {lost} could not be read: NoSuchKey"
 
 
-def test_a_bad_item_in_a_later_chunk_is_named_by_its_index_in_the_whole_list(run_dag, emulator, capfd):
+def test_a_bad_item_in_a_later_chunk_is_named_by_its_index_in_the_whole_list(run_dag, emulator, output):
     _, tis = run_dag("""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
         OmicsStartReadSetImportJobOperator(
@@ -436,7 +436,7 @@ def test_a_bad_item_in_a_later_chunk_is_named_by_its_index_in_the_whole_list(run
                  "sourceFileType": "FASTQ" if i != 142 else "FASTA"} for i in range(150)])
     """)
     assert tis["import_reads"].state == "failed"
-    assert "sources[142].sourceFileType: 'FASTA' is not one of" in capfd.readouterr().out
+    assert "sources[142].sourceFileType: 'FASTA' is not one of" in output()
     assert emulator.request_counts() == {}
 
 
@@ -455,7 +455,7 @@ def test_a_workflow_from_a_folder_finds_its_main_file(run_dag, emulator, omics, 
 
 
 @pytest.mark.parametrize("make", ["empty", "missing"])
-def test_a_definition_folder_that_is_empty_or_missing_fails_before_any_call(run_dag, emulator, capfd, tmp_path, make):
+def test_a_definition_folder_that_is_empty_or_missing_fails_before_any_call(run_dag, emulator, output, tmp_path, make):
     folder = tmp_path / "pipeline"
     if make == "empty":
         folder.mkdir()
@@ -464,15 +464,15 @@ def test_a_definition_folder_that_is_empty_or_missing_fails_before_any_call(run_
         OmicsCreateWorkflowOperator(task_id="workflow", name="align", definition_path="{folder}")
     """)
     assert tis["workflow"].state == "failed"
-    assert f"definition_path: {'the folder ' if make == 'empty' else ''}{folder}" in capfd.readouterr().out
+    assert f"definition_path: {'the folder ' if make == 'empty' else ''}{folder}" in output()
     assert emulator.request_counts() == {}
 
 
-def test_a_task_that_fails_before_starting_a_job_logs_no_link_error(run_dag, emulator, capfd):
+def test_a_task_that_fails_before_starting_a_job_logs_no_link_error(run_dag, emulator, output):
     _, tis = run_dag("""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
         OmicsStartRunOperator(task_id="run", workflow_id="not-an-id", role_arn=ROLE, output_uri="s3://b/o")
     """)
     assert tis["run"].state == "failed"
-    out = capfd.readouterr().out
+    out = output()
     assert "invalid arguments" in out and "XCom not found" not in out

@@ -9,6 +9,7 @@ from conftest import ROLE_ARN, xcom
 from tour import workflow_zip
 from waiting import status_in, until
 
+from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
 
@@ -41,12 +42,12 @@ def test_run_sensor_succeeds_with_the_run_in_xcom(run_dag, run_id, mode, deferra
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
-def test_sensor_fails_at_once_on_a_failed_run(run_dag, run_id, emulator, capfd, deferrable):
+def test_sensor_fails_at_once_on_a_failed_run(run_dag, run_id, emulator, output, deferrable):
     emulator.add_outcome("run", "doomed", "FAILED", failure_reason="SERVICE_ERROR", message="host lost")
     started = run_id("doomed")
     _, tis = run_dag(SENSOR.format(run_id=started, mode="poke", deferrable=deferrable))
     assert tis["wait"].state == "failed"
-    assert "ended FAILED: SERVICE_ERROR: host lost" in capfd.readouterr().out
+    assert "ended FAILED: SERVICE_ERROR: host lost" in output()
 
 
 def test_generic_sensor_takes_any_kind_and_its_ids(run_dag, run_id, omics):
@@ -65,13 +66,19 @@ def test_generic_sensor_takes_any_kind_and_its_ids(run_dag, run_id, omics):
 
 def _round_trip(trigger: OmicsJobTrigger) -> OmicsJobTrigger:
     """What the triggerer does: encrypt the kwargs into the trigger row, decrypt and decode them, build the class."""
-    from airflow._shared.module_loading import import_string
     from airflow.models.trigger import Trigger
-    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow.providers.common.compat.module_loading import import_string
 
     classpath, kwargs = trigger.serialize()
     row = Trigger(classpath=classpath, kwargs=kwargs)
-    decoded = {k: smart_decode_trigger_kwargs(v) for k, v in Trigger._decrypt_kwargs(row.encrypted_kwargs).items()}
+    if AIRFLOW_V_3_0_PLUS:
+        try:
+            from airflow.serialization.decoders import smart_decode_trigger_kwargs
+        except ImportError:  # Airflow 3.0 - 3.2
+            from airflow.serialization.serialized_objects import smart_decode_trigger_kwargs
+        decoded = {k: smart_decode_trigger_kwargs(v) for k, v in Trigger._decrypt_kwargs(row.encrypted_kwargs).items()}
+    else:  # Airflow 2: the row decodes its own kwargs
+        decoded = row.kwargs
     return import_string(row.classpath)(**decoded)
 
 
@@ -116,7 +123,19 @@ async def test_trigger_on_kill_cancels_the_run(run_id, emulator, omics):
 
 @pytest.mark.parametrize(
     ("mode", "deferrable"),
-    [("poke", False), ("reschedule", False), ("poke", True)],
+    [
+        ("poke", False),
+        pytest.param(
+            "reschedule",
+            False,
+            marks=pytest.mark.xfail(
+                AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS,
+                reason="Airflow 3.0's dag.test() hands a rescheduled sensor its first start date as a string",
+                strict=True,
+            ),
+        ),
+        ("poke", True),
+    ],
     ids=["poke", "reschedule", "deferrable"],
 )
 def test_every_mode_rides_out_throttling_with_the_same_result(run_dag, run_id, emulator, mode, deferrable):

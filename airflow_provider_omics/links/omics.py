@@ -21,7 +21,7 @@ class OmicsConsoleLink(BaseAwsLink):
     def clear(cls, context: Any, operator: Any) -> None:
         """No job yet: Airflow looks this XCom up when the task ends and logs an error if it is missing."""
         if operator.do_xcom_push:
-            context["ti"].xcom_push(key=cls.key, value=None)
+            context["ti"].xcom_push(key=cls.key, value={})  # falsy: no link; Airflow 3.0 refuses None
 
     @classmethod
     def persist_job(

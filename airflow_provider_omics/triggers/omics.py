@@ -13,6 +13,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import ClientError
 
 from airflow_provider_omics import polling
+from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, task_state
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
 from airflow_provider_omics.events import error_event, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -77,9 +78,10 @@ class OmicsJobTrigger(BaseTrigger):
 
     Fires once with an ``events.JobEvent``: ``{"status": "success" | "failure" | "timeout", "job_status",
     "message", "described", "kind", "ids"}``. Throttled or transiently failing polls back off and poll
-    again later; they never fail the wait. When the deferred task is marked failed or succeeded
-    (Airflow 3.3+), the job is cancelled if its kind can be; when it is cleared, the job goes on and the
-    task's new try re-attaches to it.
+    again later; they never fail the wait. When the deferred task is marked failed or succeeded, the
+    job is cancelled if its kind can be; when it is cleared, the job goes on and the task's new try
+    re-attaches to it. Airflow 3.3+ tells the trigger (``on_kill``); before 3.3 the trigger's
+    ``cleanup`` asks the task's state, so a triggerer restart (the task still deferred) cancels nothing.
     """
 
     def __init__(
@@ -159,12 +161,32 @@ class OmicsJobTrigger(BaseTrigger):
         yield TriggerEvent(dict(event))  # after the client is released: nothing may resume this generator
 
     async def on_kill(self) -> None:
+        """Airflow 3.3+: a user marked the deferred task failed or succeeded, or cleared it."""
+        await self._cancel_unless_task_runs_again(cancel_if_unknown=True)
+
+    async def cleanup(self) -> None:
+        """Before Airflow 3.3 the only call a user's action reaches; it also runs on every other exit."""
+        if not AIRFLOW_V_3_3_PLUS:
+            await self._cancel_unless_task_runs_again(cancel_if_unknown=False)
+
+    async def _cancel_unless_task_runs_again(self, cancel_if_unknown: bool) -> None:
         job = job_kind(self.kind)
         if not self.cancel_on_kill or job.cancel_operation is None:
             return
-        if await self._task_will_run_again():
-            self.log.info("The task was cleared: %s %s goes on for its next try to re-attach", job.label, self.ids)
+        try:
+            if self.task_instance is None:
+                raise LookupError("the trigger runs without a task instance")
+            state = await asyncio.to_thread(task_state, self.task_instance)
+        except Exception:
+            self.log.info("Could not tell what happened to the task", exc_info=True)
+            if not cancel_if_unknown:
+                return
+            state = "unknown"
+        if state not in _ENDED_STATES and state != "unknown":
+            # Cleared (a new try comes), still deferred (a triggerer restart) or already running again.
+            self.log.info("The task is %s: %s %s goes on", state or "cleared", job.label, self.ids)
             return
+        self.log.info("The task is %s: cancelling %s %s", state, job.label, self.ids)
         hook = self.hook()
         async with await hook.get_async_conn() as client:
             for ids in self.jobs:
@@ -173,26 +195,3 @@ class OmicsJobTrigger(BaseTrigger):
                     self.log.info("Cancelled %s %s", job.label, ids)
                 except ClientError as exc:  # already ended: nothing to cancel
                     self.log.info("Did not cancel %s %s: %s", job.label, ids, exc)
-
-    async def _task_will_run_again(self) -> bool:
-        """Whether the user cleared the task (a new try comes) rather than ending it. Unknown: False."""
-        ti = self.task_instance
-        if ti is None:
-            return False
-        try:
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-            states = await asyncio.to_thread(
-                RuntimeTaskInstance.get_task_states,
-                dag_id=ti.dag_id,
-                map_index=ti.map_index,
-                task_ids=[ti.task_id],
-                run_ids=[ti.run_id],
-            )
-        except Exception:  # no API to ask (older Airflow, a test harness): cancel, as mark-failed would
-            self.log.info("Could not tell whether the task was cleared or ended; cancelling", exc_info=True)
-            return False
-        key = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
-        state = states.get(ti.run_id, {}).get(key)
-        self.log.info("The task is now %s", state or "cleared (no state)")
-        return state not in _ENDED_STATES

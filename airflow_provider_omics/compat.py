@@ -1,0 +1,47 @@
+"""Airflow 2.11 / 3.x differences in one place (cf. the Amazon provider's ``version_compat.py``).
+
+Everything else imports Airflow through ``airflow.providers.common.compat`` or paths that exist in
+every supported version; what cannot be written once is here, behind a version flag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow import __version__ as _airflow_version
+from packaging.version import Version
+
+AIRFLOW_VERSION = Version(Version(_airflow_version).base_version)
+AIRFLOW_V_3_0_PLUS = Version("3.0.0") <= AIRFLOW_VERSION
+AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= AIRFLOW_VERSION
+# Triggers get ``on_kill()`` when a user marks their deferred task failed, succeeded or clears it.
+AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= AIRFLOW_VERSION
+
+
+def task_state(ti: Any) -> str | None:
+    """The state a task instance has now, asked from inside a trigger (raises if Airflow cannot say).
+
+    Airflow 3 triggers have no database: they ask the API server through the triggerer's supervisor.
+    Airflow 2 triggerers read the database.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        states = RuntimeTaskInstance.get_task_states(
+            dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
+        )
+        key = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        return states.get(ti.run_id, {}).get(key)
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(
+            select(TaskInstance.state).where(
+                TaskInstance.dag_id == ti.dag_id,
+                TaskInstance.task_id == ti.task_id,
+                TaskInstance.run_id == ti.run_id,
+                TaskInstance.map_index == ti.map_index,
+            )
+        )
