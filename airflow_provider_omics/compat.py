@@ -6,6 +6,7 @@ every supported version; what cannot be written once is here, behind a version f
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from airflow import __version__ as _airflow_version
@@ -18,20 +19,26 @@ AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= AIRFLOW_VERSION
 AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= AIRFLOW_VERSION
 
 
-def task_state(ti: Any) -> str | None:
+async def task_state(ti: Any) -> str | None:
     """The state a task instance has now, asked from inside a trigger (raises if Airflow cannot say).
 
-    Airflow 3 triggers have no database: they ask the API server through the triggerer's supervisor.
-    Airflow 2 triggerers read the database.
+    Airflow 3 triggers have no database: they ask the API server through the triggerer's supervisor
+    channel, from the event loop (``asend``: the channel is not safe to use from another thread).
+    Airflow 2 triggerers read the database, in a thread.
     """
     if AIRFLOW_V_3_0_PLUS:
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import GetTaskStates
 
-        states = RuntimeTaskInstance.get_task_states(
-            dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id]
-        )
+        request = GetTaskStates(dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id])
+        response: Any = await task_runner.SUPERVISOR_COMMS.asend(request)  # type: ignore[attr-defined]
+        states = response.task_states
         key = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
         return states.get(ti.run_id, {}).get(key)
+    return await asyncio.to_thread(_task_state_from_database, ti)
+
+
+def _task_state_from_database(ti: Any) -> str | None:
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select

@@ -50,6 +50,7 @@ class AirflowServices:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API_AUTH__JWT_SECRET": "omics-provider-tests",
+            "AIRFLOW__API_AUTH__JWT_ISSUER": "omics-provider-tests",  # Airflow 3.0 refuses tokens without one
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",

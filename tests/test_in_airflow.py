@@ -46,7 +46,10 @@ def airflow(emulator_server, tmp_path_factory):
 @pytest.fixture
 def deferred_run(airflow, emulator, omics, s3):
     """A DAG run whose run task has started a HealthOmics run and whose trigger is polling it."""
-    emulator.backend.step_seconds = 3  # the run stays in progress while the test acts on the task
+    # The run stays in progress while the test acts on the task, and long enough after that for the
+    # executor to report the deferral before the trigger resumes the task (Airflow 3.0 fails a task whose
+    # resume overtakes that report: "finished with state success, but ... state attribute is queued").
+    emulator.backend.step_seconds = 5
     workflow = omics.create_workflow(name="w", definitionZip=workflow_zip(), requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")
 

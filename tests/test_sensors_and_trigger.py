@@ -156,3 +156,28 @@ async def test_a_throttled_trigger_poll_is_one_request_not_a_burst(run_id, emula
     assert event.payload["status"] == "success"
     times = [r["time"] for r in emulator.requests() if r["operation"] == "GetRun"]
     assert min(later - earlier for earlier, later in itertools.pairwise(times)) >= 0.02
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 2 triggers read the database; Airflow 3 ones ask the API")
+@pytest.mark.parametrize(
+    ("state", "cancelled"), [("failed", True), ("success", True), ("deferred", False), (None, False)]
+)
+async def test_before_airflow_3_3_cleanup_cancels_only_when_a_user_ended_the_task(
+    run_dag, run_id, emulator, omics, state, cancelled
+):
+    # A real task instance row, then the state a user's action (or none) leaves it in.
+    from airflow.utils.session import create_session
+
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsRunSensor(task_id="wait", id="1234567", poke_interval=0.05, timeout=0.01, soft_fail=True)
+    """)
+    ti = tis["wait"]
+    with create_session() as session:
+        session.merge(ti).state = state
+    emulator.backend.step_seconds = 5
+    started = run_id()
+    trigger = _round_trip(OmicsJobTrigger(kind="run", ids={"id": started}, waiter_delay=0.05))
+    trigger.task_instance = ti
+    await trigger.cleanup()  # what the triggerer calls on every exit of a trigger
+    assert (emulator.request_counts().get("CancelRun") == 1) is cancelled

@@ -176,7 +176,7 @@ class OmicsJobTrigger(BaseTrigger):
         try:
             if self.task_instance is None:
                 raise LookupError("the trigger runs without a task instance")
-            state = await asyncio.to_thread(task_state, self.task_instance)
+            state = await task_state(self.task_instance)
         except Exception:
             self.log.info("Could not tell what happened to the task", exc_info=True)
             if not cancel_if_unknown:
