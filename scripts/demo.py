@@ -7,6 +7,7 @@ repository (SQLite), prints what the pipeline made, and exits 0 only if the DAG 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -16,7 +17,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HOME = ROOT / ".airflow-demo"
+AIRFLOW_VERSION = importlib.metadata.version("apache-airflow")
+# One Airflow home per version: each migrates the database to its own schema.
+HOME = ROOT / ".airflow-demo" / ".".join(AIRFLOW_VERSION.split(".")[:2])
 DAG_ID = "omics_genomics_pipeline"
 BUCKET = "omics-demo"
 
@@ -35,11 +38,12 @@ def airflow(env: dict[str, str], *args: str, log: Path | None = None) -> str:
 
 def json_lines(text: str) -> list[dict]:
     """The JSON table of an ``airflow ... -o json`` command, past any warnings it printed first."""
-    return json.loads(next((line for line in text.splitlines() if line.startswith("[")), "[]"))
+    # Airflow 2 prints its log lines ("[2026-11-23T...") on stdout too: the table is the line that is JSON.
+    return json.loads(next((line for line in text.splitlines() if line.startswith(("[{", "[]"))), "[]"))
 
 
 def main() -> int:
-    HOME.mkdir(exist_ok=True)
+    HOME.mkdir(parents=True, exist_ok=True)
     emulator = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_omics.emulator", "--port", "0", "--step-seconds", "1"],
         stdout=subprocess.PIPE,
@@ -77,20 +81,22 @@ def main() -> int:
 
         print("Initialising Airflow (SQLite in .airflow-demo/) ...")
         airflow(env, "db", "migrate")
-        print(f"Running: airflow dags test {DAG_ID}   (log: .airflow-demo/dags-test.log)")
+        airflow(env, "dags", "reserialize")  # Airflow 2's dags test does not record the DAG, list-runs needs it
+        print(f"Running: airflow dags test {DAG_ID}   (log: {HOME.relative_to(ROOT)}/dags-test.log)")
         started = time.monotonic()
         airflow(env, "dags", "test", DAG_ID, log=HOME / "dags-test.log")
         elapsed = time.monotonic() - started
 
         with urllib.request.urlopen(f"{endpoint}/_emulator/requests") as response:
             counts = json.loads(response.read())["counts"]  # the pipeline's own, before this summary asks
-        runs = json_lines(airflow(env, "dags", "list-runs", DAG_ID, "-o", "json"))
+        dag_arg = ["-d", DAG_ID] if AIRFLOW_VERSION.startswith("2.") else [DAG_ID]  # positional since Airflow 3
+        runs = json_lines(airflow(env, "dags", "list-runs", *dag_arg, "-o", "json"))
         if not runs:
             print(f"No DAG run was created: see {HOME / 'dags-test.log'}")
             return 1
-        run = max(runs, key=lambda r: r["run_after"])
+        run = max(runs, key=lambda r: r.get("run_after") or r["start_date"])
         states = json_lines(airflow(env, "tasks", "states-for-dag-run", DAG_ID, run["run_id"], "-o", "json"))
-        print(f"\nDAG run {run['run_id']}: {run['state']} in {elapsed:.0f}s")
+        print(f"\nDAG run {run['run_id']} (Airflow {AIRFLOW_VERSION}): {run['state']} in {elapsed:.0f}s")
         for ti in sorted(states, key=lambda t: (t["task_id"], str(t.get("map_index")))):
             index = f"[{ti['map_index']}]" if str(ti.get("map_index")) not in ("", "-1", "None") else ""
             print(f"  {ti['task_id'] + index:<40} {ti['state']}")
