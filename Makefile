@@ -4,9 +4,11 @@
 #   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
 #   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
 #   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
-PYTHON ?= python3.11
-# Airflow 3.0 is tested on Python 3.12 where the machine has it (as Amazon MWAA runs it), else 3.11.
-PYTHON_3_12 := $(shell command -v python3.12 2>/dev/null || echo $(PYTHON))
+PYTHON ?= python3
+# Airflow 3.0 is tested on Python 3.12 where the machine has one that runs (as Amazon MWAA runs it),
+# else on $(PYTHON). A pyenv shim can exist and still refuse to run, so each candidate is tried.
+PYTHON_3_12 := $(or $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	"$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done),$(PYTHON))
 NEWEST := 3.3
 VERSIONS := 2.11 3.0 $(NEWEST)
 python_for = $(if $(filter 3.0,$(1)),$(PYTHON_3_12),$(PYTHON))
