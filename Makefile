@@ -34,7 +34,8 @@ $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
 	$(BIN)/pip install --quiet -c constraints/airflow-$(NEWEST).txt -e ".[dev]"
 	touch $(STAMP)
 
-# One test environment per supported Airflow, from its constraint file.
+# One test environment per supported Airflow, from its constraint file (kept: not an intermediate file).
+.PRECIOUS: .venv-%/.installed
 .venv-%/.installed: pyproject.toml constraints/airflow-%.txt
 	$(call python_for,$*) -m venv .venv-$*
 	.venv-$*/bin/pip install --quiet --upgrade pip

@@ -42,7 +42,8 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/OmicsServiceRole"
 
 @pytest.fixture(scope="session")
 def emulator_server():
-    with OmicsEmulator(step_seconds=STEP_SECONDS) as emulator:
+    # Quotas off: tests poll every 50 ms and count requests; tests/test_emulator.py turns them on to test them.
+    with OmicsEmulator(step_seconds=STEP_SECONDS, quotas=False) as emulator:
         yield emulator
 
 
@@ -51,6 +52,7 @@ def emulator(emulator_server, monkeypatch):
     """A clean emulator, and ``aws_default`` pointing at it."""
     emulator_server.reset()
     emulator_server.backend.step_seconds = STEP_SECONDS
+    emulator_server.quotas.enabled = False
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", emulator_server.connection_json())
     return emulator_server
 

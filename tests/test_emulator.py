@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -375,3 +376,60 @@ def test_the_control_api_takes_json_only(emulator, omics):
     status, answer = _raw(emulator, "/_emulator/reset", b"confirm=yes", "", "application/x-www-form-urlencoded")
     assert status == 415 and "Content-Type must be application/json" in answer["error"]
     assert omics.get_sequence_store(id=store["id"])["name"] == "kept"  # a cross-origin form post reset nothing
+
+
+def test_quotas_throttle_like_the_service_and_can_be_turned_off(omics, emulator, workflow_id):
+    run = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/runs/", requestId="q")
+    emulator.quotas.enabled = True  # on by default for users; the tests' emulator starts with them off
+    answers = []
+    for _ in range(25):  # a burst well over GetRun's 10 per second
+        try:
+            omics.get_run(id=run["id"])
+            answers.append("ok")
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ThrottlingException"
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 429  # as the omics model says
+            answers.append("throttled")
+    assert 10 <= answers.count("ok") < 25 and answers[:10] == ["ok"] * 10
+    omics.list_sequence_stores()  # an operation without a quota is never throttled
+    emulator.quotas.enabled = False
+    assert all(omics.get_run(id=run["id"])["id"] == run["id"] for _ in range(25))
+
+
+def test_default_quotas_cover_the_documented_operations():
+    from airflow_provider_omics.emulator.quotas import default_quotas
+
+    quotas = default_quotas()
+    assert quotas["GetRun"] == quotas["ListRuns"] == quotas["GetRunTask"] == 10
+    assert quotas["GetReadSetImportJob"] == quotas["ListReferenceImportJobs"] == 5
+    assert quotas["GetVariantImportJob"] == quotas["ListAnnotationImportJobs"] == 1
+    assert quotas["StartRun"] < quotas["GetRun"]
+
+
+def test_list_pages_are_cursors_that_survive_a_status_change(omics, emulator, workflow_id):
+    emulator.backend.step_seconds = 60  # nothing moves on its own
+    ids = [
+        omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/r/", requestId=f"p{i}")["id"]
+        for i in range(5)
+    ]
+    first = omics.list_runs(status="PENDING", maxResults=2)
+    # The first job of the page ends between two pages: with an offset the next page would skip one.
+    emulator.transition("run", first["items"][0]["id"], "CANCELLED")
+    second = omics.list_runs(status="PENDING", maxResults=2, startingToken=first["nextToken"])
+    third = omics.list_runs(status="PENDING", maxResults=2, startingToken=second["nextToken"])
+    seen = [r["id"] for page in (first, second, third) for r in page["items"]]
+    assert sorted(seen) == sorted(ids) and "nextToken" not in third
+    with pytest.raises(ClientError, match="is not a token this listing gave"):
+        omics.list_runs(startingToken="3")
+
+
+def test_each_status_is_recorded_when_it_happened(omics, emulator, workflow_id):
+    run = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/runs/", requestId="t")
+    until(lambda: omics.get_run(id=run["id"]), status_in("COMPLETED"))
+    import time
+
+    time.sleep(0.5)  # the clock is lazy: asking late must not move the recorded times
+    steps = emulator.transitions("run", run["id"])
+    assert [s["status"] for s in steps] == ["PENDING", "STARTING", "RUNNING", "COMPLETED"]
+    gaps = [later["time"] - earlier["time"] for earlier, later in itertools.pairwise(steps)]
+    assert all(abs(gap - emulator.backend.step_seconds) < 0.02 for gap in gaps), gaps

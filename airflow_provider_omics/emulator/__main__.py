@@ -21,8 +21,17 @@ def main(argv: list[str] | None = None) -> None:
         help="time a job spends in each in-progress status (default %(default)s)",
     )
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--no-quotas", action="store_true", help="serve every request (by default, throttle like the service)"
+    )
     args = parser.parse_args(argv)
-    emulator = OmicsEmulator(host=args.host, port=args.port, step_seconds=args.step_seconds, region=args.region)
+    emulator = OmicsEmulator(
+        host=args.host,
+        port=args.port,
+        step_seconds=args.step_seconds,
+        region=args.region,
+        quotas=not args.no_quotas,
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(emulator.endpoint_url, flush=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):

@@ -104,17 +104,47 @@ def _from_json(shape: Shape, value: Any) -> Any:
 
 
 def paginate(op: OperationModel, params: Mapping[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-    """Cut a full listing to one page, as the paginator config of the model describes it."""
+    """Cut a full listing to one page, as the paginator config of the model describes it.
+
+    The ``nextToken`` is a cursor (the creation order of the page's last record), not an offset, so a
+    job that changes status between two pages, and leaves or joins a filtered listing, never shifts
+    another job out of the next page.
+    """
     config = paginators().get(op.name)
     if not config or not isinstance(result.get(config["result_key"]), list):
         return result
     items = result[config["result_key"]]
-    start = int(params.get(config["input_token"]) or 0)
     limit = params.get(config["limit_key"]) or 100
+    token = params.get(config["input_token"])
+    if items and all(isinstance(item, dict) and "_seq" in item for item in items):
+        items = sorted(items, key=lambda item: item["_seq"])
+        after = _cursor(token)
+        rest = [item for item in items if item["_seq"] > after]
+        page = {**result, config["result_key"]: rest[:limit]}
+        if len(rest) > limit:
+            page[config["output_token"]] = f"after-{rest[limit - 1]['_seq']}"
+        return page
+    start = _offset(token)
     page = {**result, config["result_key"]: items[start : start + limit]}
     if start + limit < len(items):
         page[config["output_token"]] = str(start + limit)
     return page
+
+
+def _cursor(token: Any) -> int:
+    if not token:
+        return -1
+    if not str(token).startswith("after-") or not str(token)[6:].isdigit():
+        raise OmicsError("ValidationException", f"nextToken {token!r} is not a token this listing gave")
+    return int(str(token)[6:])
+
+
+def _offset(token: Any) -> int:
+    if not token:
+        return 0
+    if not str(token).isdigit():
+        raise OmicsError("ValidationException", f"nextToken {token!r} is not a token this listing gave")
+    return int(token)
 
 
 def serialize(op: OperationModel, result: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -14,6 +14,7 @@ from airflow_provider_omics.service_model import validate
 
 from .control import Control
 from .models import OmicsBackend, OmicsError
+from .quotas import Quotas
 from .responses import error_response, paginate, parse_request, serialize
 from .urls import Router
 
@@ -37,11 +38,12 @@ class _QuietHandler(WSGIRequestHandler):
 class EmulatorApp:
     """The WSGI application: routes, parses, validates, runs the model, answers."""
 
-    def __init__(self, backend: OmicsBackend, control: Control) -> None:
+    def __init__(self, backend: OmicsBackend, control: Control, quotas: Quotas) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.backend = backend
         self.control = control
+        self.quotas = quotas
         self.router = Router()
         self.moto = DomainDispatcherApplication(create_backend_app)
 
@@ -70,6 +72,8 @@ class EmulatorApp:
             fault = self.control.fault_for(op.name)
             if fault is not None:
                 raise fault
+            if not self.quotas.admit(op.name):
+                raise OmicsError("ThrottlingException", f"Rate exceeded for {op.name}")
             params = parse_request(op, uri, request.args, request.headers, request.get_data())
             problems = validate(op.name, params)
             if problems:
@@ -94,7 +98,8 @@ class OmicsEmulator:
     """The emulator as an object: ``with OmicsEmulator(port=0) as emu: emu.endpoint_url``.
 
     It runs in a thread of the current process; ``step_seconds`` is the time a job spends in each
-    in-progress status (tests use fractions of a second).
+    in-progress status (tests use fractions of a second). ``quotas`` (on by default) throttles requests
+    above the service's per-operation rates (``emulator.quotas``); ``quotas=False`` serves every request.
     """
 
     def __init__(
@@ -103,10 +108,12 @@ class OmicsEmulator:
         port: int = 0,
         step_seconds: float = DEFAULT_STEP_SECONDS,
         region: str = "us-east-1",
+        quotas: bool = True,
     ) -> None:
         self.backend = OmicsBackend(region=region, step_seconds=step_seconds)
         self.control = Control(self.backend)
-        self.app = EmulatorApp(self.backend, self.control)
+        self.quotas = Quotas(enabled=quotas)
+        self.app = EmulatorApp(self.backend, self.control, self.quotas)
         self.region = region
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self._thread: threading.Thread | None = None
@@ -188,3 +195,10 @@ class OmicsEmulator:
 
     def reset(self) -> None:
         self.control.reset_all()
+        self.quotas.reset()
+
+    def transitions(self, kind: str, id: str) -> list[dict[str, Any]]:
+        """When a job entered each of its statuses (``{"status", "time"}``), oldest first."""
+        with self.backend.lock:
+            self.backend.advance()
+            return list(self.backend.get(kind, id).get("_transitions", []))

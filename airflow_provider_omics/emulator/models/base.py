@@ -125,6 +125,7 @@ class BaseBackend:
         self.outcomes: list[Outcome] = []
         self.steps: list[_Step] = []
         self._seq = itertools.count()
+        self._created = itertools.count()
         # Called after every advance: for state derived from other records (a batch from its runs).
         self.watchers: list[Callable[[], None]] = []
 
@@ -145,6 +146,9 @@ class BaseBackend:
 
     def add(self, kind: str, record: Record, key: str = "id") -> Record:
         record["_key"] = record[key]
+        record["_seq"] = next(self._created)  # creation order: what list pages are cut by
+        if "status" in record:
+            record["_transitions"] = [{"status": record["status"], "time": time.time()}]
         self.table(kind)[record[key]] = record
         return record
 
@@ -209,7 +213,7 @@ class BaseBackend:
             rule = next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
             if rule is not None:
                 self.cancel_steps(step.kind, step.ident)
-                self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True)
+                self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True, at=step.due)
                 self.on_forced_end(step.kind, record)
                 continue
             status = step.status
@@ -219,9 +223,9 @@ class BaseBackend:
                 except Exception as exc:  # never leave a job stuck in progress: it fails, saying why
                     self.cancel_steps(step.kind, step.ident)
                     message = exc.message if isinstance(exc, OmicsError) else f"{type(exc).__name__}: {exc}"
-                    self.set_status(record, "FAILED", message, final=True)
+                    self.set_status(record, "FAILED", message, final=True, at=step.due)
                     continue
-            self.set_status(record, status, final=step.final)
+            self.set_status(record, status, final=step.final, at=step.due)
         for watch in self.watchers:
             watch()
 
@@ -232,8 +236,12 @@ class BaseBackend:
         message: str | None = None,
         failure_reason: str | None = None,
         final: bool = False,
+        at: float | None = None,
     ) -> None:
-        stamp = now()
+        # ``at``: when a scheduled step was due. The clock is lazy, so that is earlier than now.
+        stamp = datetime.fromtimestamp(at, UTC) if at is not None else now()
+        if record.get("status") != status:
+            record.setdefault("_transitions", []).append({"status": status, "time": stamp.timestamp()})
         record["status"] = status
         if message is not None:
             record["statusMessage"] = message
