@@ -50,9 +50,7 @@ def param_blocks(docstring: str | None) -> list[str]:
             blocks.append(line)
         elif blocks and line.startswith(" ") and line.strip():
             blocks[-1] += " " + line.strip()
-        elif blocks and not blocks[-1].endswith("\n"):
-            blocks[-1] += "\n"  # the entry ended
-    return [block.strip() for block in blocks]
+    return blocks
 
 
 def _plain(documentation: str) -> str:

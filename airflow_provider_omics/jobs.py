@@ -60,11 +60,14 @@ class JobKind:
         parts = [str(container[k]) for k in self.message_keys if container.get(k)]
         return ": ".join(dict.fromkeys(parts))  # failureReason then statusMessage, without repeats
 
+    def item_failed(self, item: Mapping[str, Any]) -> bool:
+        return item.get(self.item_status_key) in self.item_failure_states
+
     def failed_items(self, described: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(what the item is, the service's message) for every failed item of the job."""
         failed = []
         for item in described.get(self.items_key or "", None) or []:
-            if item.get(self.item_status_key) in self.item_failure_states:
+            if self.item_failed(item):
                 names = [_describe_item(item.get(k)) for k in self.item_keys if item.get(k)]
                 failed.append((" ".join(names) or "item", item.get("statusMessage") or "no message"))
         return failed

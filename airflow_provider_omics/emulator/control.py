@@ -98,29 +98,22 @@ def check_fault(fields: dict[str, Any]) -> None:
 
 
 def check_outcome(fields: dict[str, Any]) -> None:
-    text = (str,)
-    _check_fields(
-        fields,
-        {"kind": text, "name_glob": text, "status": text, "failure_reason": text, "message": text},
-        ("kind", "name_glob", "status"),
-    )
-    _check_status(fields["kind"], fields["status"])
+    _check_job_status(fields, "name_glob")
 
 
 def check_transition(fields: dict[str, Any]) -> None:
-    text = (str,)
-    _check_fields(
-        fields,
-        {"kind": text, "id": text, "status": text, "message": text, "failure_reason": text},
-        ("kind", "id", "status"),
-    )
-    _check_status(fields["kind"], fields["status"])
+    _check_job_status(fields, "id")
 
 
-def _check_status(kind: str, status: str) -> None:
-    allowed = _statuses(kind)
-    if status not in allowed:
-        raise BadControlRequest(f"status: a {kind} has no status {status!r}; one of {', '.join(sorted(allowed))}")
+def _check_job_status(fields: dict[str, Any], which: str) -> None:
+    """An outcome or a transition: text fields naming a kind, which jobs (``which``) and one of its statuses."""
+    names = ("kind", which, "status", "failure_reason", "message")
+    _check_fields(fields, dict.fromkeys(names, (str,)), names[:3])
+    allowed = _statuses(fields["kind"])
+    if fields["status"] not in allowed:
+        raise BadControlRequest(
+            f"status: a {fields['kind']} has no status {fields['status']!r}; one of {', '.join(sorted(allowed))}"
+        )
 
 
 class Control:

@@ -9,7 +9,7 @@ from airflow_provider_omics.operators.base import OmicsJobOperator, Started
 from airflow_provider_omics.operators.storage import ReusableStoreMixin
 
 
-class OmicsCreateVariantStoreOperator(ReusableStoreMixin, OmicsJobOperator):
+class OmicsCreateVariantStoreOperator(ReusableStoreMixin):
     """Create a variant store and wait until ACTIVE; a store of that name already there is reused.
 
     Variant stores are closed to new AWS customers since November 2025; existing ones keep working.
@@ -17,20 +17,14 @@ class OmicsCreateVariantStoreOperator(ReusableStoreMixin, OmicsJobOperator):
 
     kind = "variant_store"
 
-    def find_store(self, name: str) -> dict[str, Any] | None:
-        return self.describe_if_exists(name=name)
 
-
-class OmicsCreateAnnotationStoreOperator(ReusableStoreMixin, OmicsJobOperator):
+class OmicsCreateAnnotationStoreOperator(ReusableStoreMixin):
     """Create an annotation store (GFF, TSV or VCF) and wait until ACTIVE; an existing one is reused.
 
     Annotation stores are closed to new AWS customers since November 2025; existing ones keep working.
     """
 
     kind = "annotation_store"
-
-    def find_store(self, name: str) -> dict[str, Any] | None:
-        return self.describe_if_exists(name=name)
 
 
 class OmicsCreateAnnotationStoreVersionOperator(OmicsJobOperator):

@@ -210,7 +210,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             if remaining is None:
                 self.log.info("%s %s from an earlier try ended %s; starting a fresh one", self.job.label, ids, status)
                 continue
-            settled = [item for item in described[self.job.items_key or ""] if not _failed(self.job, item)]
+            settled = [item for item in described[self.job.items_key or ""] if not self.job.item_failed(item)]
             self.log.info(
                 "%s %s from an earlier try ended %s: starting one for its %d failed %s only (%d done already)",
                 self.job.label,
@@ -233,7 +233,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             return None
         return {
             **request,
-            member: [item for item, result in zip(items, results, strict=True) if _failed(self.job, result)],
+            member: [item for item, result in zip(items, results, strict=True) if self.job.item_failed(result)],
         }
 
     def say_if_earlier(self, ids: Mapping[str, Any], described: Mapping[str, Any], asked_at: datetime) -> None:
@@ -338,9 +338,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         merged["status"] = self.job.status_of(worst)
         failed = [f"{what}: {why}" for job in described for what, why in self.job.failed_items(job)]
         if failed:
-            merged["statusMessage"] = f"{len(failed)} of {len(merged.get(items_key or '', []))} failed: " + "; ".join(
-                failed
-            )
+            total = len(merged.get(items_key or "", []))
+            merged["statusMessage"] = f"{len(failed)} of {total} failed: " + "; ".join(failed)
         merged["jobs"] = described
         return merged
 
@@ -353,10 +352,6 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                 self.log.info("Cancelled %s %s", self.job.label, ids)
             except ClientError as exc:
                 self.log.info("Did not cancel %s %s: %s", self.job.label, ids, exc)
-
-
-def _failed(job: JobKind, item: Mapping[str, Any]) -> bool:
-    return item.get(job.item_status_key) in job.item_failure_states
 
 
 def _severity(job: JobKind, described: Mapping[str, Any]) -> int:

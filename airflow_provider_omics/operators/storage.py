@@ -25,12 +25,13 @@ class ReusableStoreMixin(OmicsJobOperator):
         self.reuse_existing_store = reuse_existing_store
 
     def find_store(self, name: str) -> dict[str, Any] | None:
-        """The describe output of the store of that name, if there is one."""
-        raise NotImplementedError
+        """The describe output of the store of that name, if there is one.
 
-    def describe_if_exists(self, **ids: Any) -> dict[str, Any] | None:
+        A store identified by its name (variant, annotation) is described by it; stores with ids
+        (sequence, reference) override this with a listing by name.
+        """
         try:
-            return self.hook.describe(self.job, **ids)
+            return self.hook.describe(self.job, name=name)
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None

@@ -109,6 +109,7 @@ class OmicsJobTrigger(BaseTrigger):
         self.botocore_config = botocore_config
         self.fail_on_partial_success = fail_on_partial_success
         self.cancel_on_kill = cancel_on_kill
+        self._fired = False  # set once run() has its event
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -158,6 +159,7 @@ class OmicsJobTrigger(BaseTrigger):
                 event = success_event(job, self.ids, await source.wait(waiter))
             except (OmicsJobFailed, OmicsWaitTimeout) as ended:
                 event = error_event(job, ended, self.ids)
+        self._fired = True  # a trigger that answered was not killed: cleanup() need not ask why it ends
         yield TriggerEvent(dict(event))  # after the client is released: nothing may resume this generator
 
     async def on_kill(self) -> None:
@@ -166,7 +168,7 @@ class OmicsJobTrigger(BaseTrigger):
 
     async def cleanup(self) -> None:
         """Before Airflow 3.3 the only call a user's action reaches; it also runs on every other exit."""
-        if not AIRFLOW_V_3_3_PLUS:
+        if not AIRFLOW_V_3_3_PLUS and not self._fired:
             await self._cancel_unless_task_runs_again(cancel_if_unknown=False)
 
     async def _cancel_unless_task_runs_again(self, cancel_if_unknown: bool) -> None:
@@ -182,10 +184,11 @@ class OmicsJobTrigger(BaseTrigger):
             if not cancel_if_unknown:
                 return
             state = "unknown"
-        if state not in _ENDED_STATES and state != "unknown":
-            # Cleared (a new try comes), still deferred (a triggerer restart) or already running again.
-            self.log.info("The task is %s: %s %s goes on", state or "cleared", job.label, self.ids)
-            return
+        else:
+            if state not in _ENDED_STATES:
+                # Cleared (a new try comes), still deferred (a triggerer restart) or already running again.
+                self.log.info("The task is %s: %s %s goes on", state or "cleared", job.label, self.ids)
+                return
         self.log.info("The task is %s: cancelling %s %s", state, job.label, self.ids)
         hook = self.hook()
         async with await hook.get_async_conn() as client:
