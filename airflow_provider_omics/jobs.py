@@ -18,6 +18,24 @@ PARTIAL_SUCCESS = "COMPLETED_WITH_FAILURES"
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """How one call of a kind's ``list_operation`` answers the waits on many of its jobs (``status_source.py``).
+
+    Either a listing per in-progress status (``statuses``, in the order jobs pass through them;
+    ``status_filter`` names the parameter: ``status``, or ``filter.status`` for ``filter={"status": ...}``),
+    or a listing by job ids (``ids_per_call``). ``scope``: describe arguments the listing is made per (a
+    store). ``narrow_by``: list-item fields that narrow the listing when every waited job shares a value.
+    The one describe argument not in ``scope`` is the list item's ``id``.
+    """
+
+    statuses: tuple[str, ...] = ()
+    status_filter: str = "status"
+    ids_per_call: int = 0
+    scope: tuple[str, ...] = ()
+    narrow_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     label: str  # for messages: "read-set import job"
@@ -42,6 +60,7 @@ class JobKind:
     # Counters of failed parts in a job that ends "successfully" (a batch PROCESSED with failed runs):
     # like COMPLETED_WITH_FAILURES, a failure unless the user accepts partial success.
     failed_counters: tuple[tuple[str, ...], ...] = ()
+    sweep: Sweep | None = None  # how waits on many jobs share list calls; None: one describe per job
 
     @property
     def terminal_states(self) -> frozenset[str]:
@@ -97,11 +116,13 @@ def _states(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+_IN_PROGRESS_JOBS = ("SUBMITTED", "IN_PROGRESS", "CANCELLING")  # in the order a job passes through them
 _IMPORT_EXPORT_JOB: dict[str, Any] = {
     "success_states": _states("COMPLETED"),
     "failure_states": _states("FAILED", "CANCELLED", PARTIAL_SUCCESS),
-    "intermediate_states": _states("SUBMITTED", "IN_PROGRESS", "CANCELLING"),
+    "intermediate_states": _states(*_IN_PROGRESS_JOBS),
 }
+_IN_SEQUENCE_STORE = Sweep(_IN_PROGRESS_JOBS, "filter.status", scope=("sequenceStoreId",))
 _ANALYTICS_JOB: dict[str, Any] = {
     "success_states": _states("COMPLETED"),
     "failure_states": _states("FAILED", "CANCELLED", PARTIAL_SUCCESS),
@@ -110,10 +131,12 @@ _ANALYTICS_JOB: dict[str, Any] = {
     "item_status_key": "jobStatus",
     "item_keys": ("source",),
     "started_ids": {"jobId": "jobId"},
+    "sweep": Sweep(ids_per_call=20),
 }
+_RUN_IN_PROGRESS = ("PENDING", "STARTING", "RUNNING", "STOPPING")
 _RUN_STATES: dict[str, Any] = {
     "success_states": _states("COMPLETED"),
-    "intermediate_states": _states("PENDING", "STARTING", "RUNNING", "STOPPING"),
+    "intermediate_states": _states(*_RUN_IN_PROGRESS),
     "message_keys": ("failureReason", "statusMessage"),
 }
 _WORKFLOW: dict[str, Any] = {
@@ -139,6 +162,7 @@ _KINDS = [
         start_operation="StartReadSetImportJob",
         list_operation="ListReadSetImportJobs",
         console_path="sequence-stores/{sequenceStoreId}/import-jobs/{id}",
+        sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
     JobKind(
@@ -151,6 +175,7 @@ _KINDS = [
         start_operation="StartReadSetExportJob",
         list_operation="ListReadSetExportJobs",
         console_path="sequence-stores/{sequenceStoreId}/export-jobs/{id}",
+        sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
     JobKind(
@@ -163,6 +188,7 @@ _KINDS = [
         start_operation="StartReadSetActivationJob",
         list_operation="ListReadSetActivationJobs",
         console_path="sequence-stores/{sequenceStoreId}/activation-jobs/{id}",
+        sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
     JobKind(
@@ -175,6 +201,7 @@ _KINDS = [
         start_operation="StartReferenceImportJob",
         list_operation="ListReferenceImportJobs",
         console_path="reference-stores/{referenceStoreId}/import-jobs/{id}",
+        sweep=Sweep(_IN_PROGRESS_JOBS, "filter.status", scope=("referenceStoreId",)),
         **_IMPORT_EXPORT_JOB,
     ),
     JobKind(
@@ -187,6 +214,7 @@ _KINDS = [
         cancel_operation="CancelRun",
         list_operation="ListRuns",
         console_path="runs/{id}",
+        sweep=Sweep(_RUN_IN_PROGRESS, narrow_by=("batchId",)),
         **_RUN_STATES,
     ),
     JobKind(

@@ -1,4 +1,7 @@
-"""Waiting for jobs: the verdict of a describe output, one poll step, and ``wait()`` / ``wait_async()``.
+"""Waiting for jobs: the verdict of a describe output, one poll step, and ``wait()``.
+
+``wait()`` polls in a worker or a sensor; in the triggerer, ``status_source.py`` answers many waits
+together, with the same ``Waiter`` deciding what each answer means.
 
 A poll that is throttled or meets a transient error (5xx, a dropped connection) saw nothing: it counts
 as a poll, the next one comes later (backing off), and it never ends a wait. Polls make one call each,
@@ -8,7 +11,6 @@ never a burst of retries, so a throttled account is not asked harder. A wait end
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -135,11 +137,15 @@ class Waiter:
         return None
 
     def next_delay(self) -> float:
-        """The delay, doubled for each round in a row that was throttled, with jitter so waits spread out."""
-        if not self.throttled_rounds:
-            return self.delay
-        backoff = min(self.delay * 2**self.throttled_rounds, self.delay * MAX_BACKOFF_FACTOR)
-        return backoff / 2 + random.uniform(0, backoff / 2)
+        return backoff(self.delay, self.throttled_rounds)
+
+
+def backoff(delay: float, throttled_rounds: int) -> float:
+    """The delay, doubled for each round in a row that was throttled, with jitter so waits spread out."""
+    if not throttled_rounds:
+        return delay
+    longer = min(delay * 2**throttled_rounds, delay * MAX_BACKOFF_FACTOR)
+    return longer / 2 + random.uniform(0, longer / 2)
 
 
 def _message(error: BaseException) -> str:
@@ -162,22 +168,6 @@ def wait(hook: OmicsHook, waiter: Waiter) -> list[dict[str, Any]]:
         if finals is not None:
             return finals
         time.sleep(waiter.next_delay())
-
-
-async def wait_async(hook: OmicsHook, client: Any, waiter: Waiter) -> list[dict[str, Any]]:
-    """The same on an aiobotocore client, for triggers."""
-    while True:
-        for index, ids in waiter.pending():
-            try:
-                described = await hook.describe_async(client, waiter.job, retry=False, **ids)
-            except Exception as error:
-                waiter.failed(index, error)
-            else:
-                waiter.saw(index, described)
-        finals = waiter.end_round()
-        if finals is not None:
-            return finals
-        await asyncio.sleep(waiter.next_delay())
 
 
 def first_look(hook: OmicsHook, job: JobKind, ids: Mapping[str, Any], delay: float, max_attempts: int) -> dict:

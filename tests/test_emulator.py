@@ -397,7 +397,7 @@ def test_quotas_throttle_like_the_service_and_can_be_turned_off(omics, emulator,
 
 
 def test_default_quotas_cover_the_documented_operations():
-    from airflow_provider_omics.emulator.quotas import default_quotas
+    from airflow_provider_omics.quotas import default_quotas
 
     quotas = default_quotas()
     assert quotas["GetRun"] == quotas["ListRuns"] == quotas["GetRunTask"] == 10

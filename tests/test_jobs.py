@@ -53,3 +53,21 @@ def test_cancelled_failed_and_deleted_end_every_wait_as_failures():
                 job.name,
                 status,
             )
+
+
+@pytest.mark.parametrize("kind", sorted(k for k, job in JOB_KINDS.items() if job.sweep))
+def test_sweeps_list_every_in_progress_status_with_parameters_the_list_takes(kind):
+    job = JOB_KINDS[kind]
+    sweep = job.sweep
+    members = operation(job.list_operation).input_shape.members
+    for name in (*sweep.scope, *sweep.narrow_by):
+        assert name in members
+    [listed_id] = [name for name in job.ids if name not in sweep.scope]  # what a list item's "id" is
+    assert listed_id in job.ids
+    if sweep.ids_per_call:
+        assert members["ids"].metadata["max"] == sweep.ids_per_call
+    else:
+        assert sorted(sweep.statuses) == sorted(job.intermediate_states)
+        where, _, key = sweep.status_filter.rpartition(".")
+        filters = members[where].members if where else members
+        assert set(filters[key].enum) >= set(sweep.statuses)

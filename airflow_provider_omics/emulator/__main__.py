@@ -24,6 +24,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-quotas", action="store_true", help="serve every request (by default, throttle like the service)"
     )
+    parser.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        type=_quota,
+        metavar="OPERATION=RATE",
+        help="another requests-per-second quota for one operation, e.g. --quota StartRun=100 (repeatable)",
+    )
     args = parser.parse_args(argv)
     emulator = OmicsEmulator(
         host=args.host,
@@ -31,11 +39,20 @@ def main(argv: list[str] | None = None) -> None:
         step_seconds=args.step_seconds,
         region=args.region,
         quotas=not args.no_quotas,
+        quota_overrides=dict(args.quota),
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(emulator.endpoint_url, flush=True)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         emulator.serve_forever()
+
+
+def _quota(text: str) -> tuple[str, float]:
+    operation, _, rate = text.partition("=")
+    try:
+        return operation, float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not OPERATION=RATE (e.g. StartRun=100)") from None
 
 
 if __name__ == "__main__":

@@ -162,6 +162,13 @@ class Control:
             record = self.backend.transition(kind, id, status, message, failure_reason)
             return {"kind": kind, "id": id, "status": record["status"]}
 
+    def transitions(self, kind: str) -> dict[str, list[dict[str, Any]]]:
+        """When each job of a kind entered each of its statuses: ``{id: [{"status", "time"}, ...]}``."""
+        _statuses(kind)
+        with self.backend.lock:
+            self.backend.advance()
+            return {key: list(r.get("_transitions", [])) for key, r in self.backend.table(kind).items()}
+
     def reset_all(self) -> None:
         from moto.moto_api._internal.models import moto_api_backend
 
@@ -194,6 +201,8 @@ class Control:
             if route == ("POST", "/transition"):
                 check_transition(body)
                 return _json(self.transition(**body))
+            if route == ("GET", "/transitions"):
+                return _json(self.transitions(request.args.get("kind", "")))
             if route == ("POST", "/reset"):
                 self.reset_all()
                 return _json({"reset": True})

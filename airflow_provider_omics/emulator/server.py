@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -99,7 +100,8 @@ class OmicsEmulator:
 
     It runs in a thread of the current process; ``step_seconds`` is the time a job spends in each
     in-progress status (tests use fractions of a second). ``quotas`` (on by default) throttles requests
-    above the service's per-operation rates (``emulator.quotas``); ``quotas=False`` serves every request.
+    above the service's per-operation rates (``emulator.quotas``); ``quotas=False`` serves every request;
+    ``quota_overrides`` sets other rates for some operations (``{"StartRun": 100}``).
     """
 
     def __init__(
@@ -109,10 +111,11 @@ class OmicsEmulator:
         step_seconds: float = DEFAULT_STEP_SECONDS,
         region: str = "us-east-1",
         quotas: bool = True,
+        quota_overrides: Mapping[str, float] | None = None,
     ) -> None:
         self.backend = OmicsBackend(region=region, step_seconds=step_seconds)
         self.control = Control(self.backend)
-        self.quotas = Quotas(enabled=quotas)
+        self.quotas = Quotas(quota_overrides, enabled=quotas)
         self.app = EmulatorApp(self.backend, self.control, self.quotas)
         self.region = region
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import weakref
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import ClientError
@@ -18,59 +15,11 @@ from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
 from airflow_provider_omics.events import error_event, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
+from airflow_provider_omics.status_source import StatusSource
 
 # Task instance states after which the task will not run again: a user ended it (mark failed / success).
 # Any other state after a user action on a deferred task means it was cleared and a new try will come.
 _ENDED_STATES = frozenset({"failed", "success", "skipped", "upstream_failed", "removed"})
-
-
-class StatusSource:
-    """Where the triggers of one triggerer process get job statuses: one client per connection.
-
-    Every wait goes through here, so that waits on many jobs of one kind can later share List calls
-    (one ``ListRuns`` page covers 100 runs, while ``GetRun`` is 10 TPS for the whole account). The
-    client is opened by the first wait that needs it and closed when the last one ends.
-    """
-
-    # Clients belong to one event loop: sources are kept per loop, and go with it.
-    _sources: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], StatusSource]]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self, hook: OmicsHook, key: tuple[Any, ...]) -> None:
-        self.hook = hook
-        self.key = key
-        self._client: Any = None
-        self._context: Any = None
-        self._users = 0
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    def for_hook(cls, hook: OmicsHook, key: tuple[Any, ...]) -> StatusSource:
-        sources = cls._sources.setdefault(asyncio.get_running_loop(), {})
-        if key not in sources:
-            sources[key] = cls(hook, key)
-        return sources[key]
-
-    @contextlib.asynccontextmanager
-    async def in_use(self) -> AsyncIterator[StatusSource]:
-        async with self._lock:
-            if self._users == 0:
-                self._context = await self.hook.get_async_conn()
-                self._client = await self._context.__aenter__()
-            self._users += 1
-        try:
-            yield self
-        finally:
-            async with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    await self._context.__aexit__(None, None, None)
-                    self._client = self._context = None
-                    self._sources.get(asyncio.get_running_loop(), {}).pop(self.key, None)
-
-    async def wait(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
-        return await polling.wait_async(self.hook, self._client, waiter)
 
 
 class OmicsJobTrigger(BaseTrigger):

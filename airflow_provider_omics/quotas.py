@@ -1,0 +1,75 @@
+"""HealthOmics' documented API quotas, and the limiter that keeps a triggerer under them.
+
+The service limits its API per account and region, per operation (the HealthOmics user guide's "API
+quotas"). The emulator enforces these figures; the triggerer's status source paces itself by them,
+so a backfill of hundreds of waits slows its own polls instead of throttling the whole account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_omics.jobs import JOB_KINDS
+
+RUN_TPS = 10.0  # GetRun, ListRuns, GetRunTask, ListRunTasks
+STORAGE_JOB_TPS = 5.0  # Get/List of read-set and reference import, export and activation jobs
+ANALYTICS_TPS = 1.0  # variant and annotation stores and import jobs
+START_RUN_TPS = 1.0  # StartRun is far lower than the status APIs
+
+# The connection extra that overrides them: {"omics_quotas": {"GetRun": 5, "ListRuns": 5}}
+CONNECTION_EXTRA = "omics_quotas"
+
+
+def default_quotas() -> dict[str, float]:
+    """Requests per second by operation, for the operations the service's quotas name."""
+    quotas = {op: RUN_TPS for op in ("GetRun", "ListRuns", "GetRunTask", "ListRunTasks")}
+    for name in ("read_set_import", "read_set_export", "read_set_activation", "reference_import"):
+        kind = JOB_KINDS[name]
+        quotas[kind.operation] = quotas[kind.list_operation or ""] = STORAGE_JOB_TPS
+    for name in ("variant_store", "annotation_store", "variant_import", "annotation_import"):
+        kind = JOB_KINDS[name]
+        quotas[kind.operation] = quotas[kind.list_operation or ""] = ANALYTICS_TPS
+    quotas["StartRun"] = START_RUN_TPS
+    return quotas
+
+
+def quotas_from_extra(extra: Mapping[str, Any]) -> dict[str, float]:
+    """The default quotas, with the connection's ``omics_quotas`` over them (checked: a typo is an error)."""
+    quotas = default_quotas()
+    given = extra.get(CONNECTION_EXTRA) or {}
+    if not isinstance(given, Mapping):
+        raise ValueError(f"connection extra {CONNECTION_EXTRA}: must be an object of operation: requests per second")
+    from airflow_provider_omics.service_model import service_model
+
+    for operation, rate in given.items():
+        if operation not in service_model().operation_names:
+            raise ValueError(f"connection extra {CONNECTION_EXTRA}: {operation!r} is not an omics operation")
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+            raise ValueError(f"connection extra {CONNECTION_EXTRA}.{operation}: must be a number > 0, got {rate!r}")
+        quotas[operation] = float(rate)
+    return quotas
+
+
+class RateLimiter:
+    """``await limiter.acquire("GetRun")`` before each call: calls of an operation leave at its rate.
+
+    Each call gets the next free slot (1/rate apart, first come first served), so the offered rate of an
+    operation never exceeds its quota, even for a moment, and a long queue shows as a longer wait, not as
+    throttling. Operations without a quota are not limited. One limiter serves one event loop.
+    """
+
+    def __init__(self, rates: Mapping[str, float]) -> None:
+        self.rates = dict(rates)
+        self._next_slot: dict[str, float] = {}
+
+    async def acquire(self, operation: str) -> None:
+        rate = self.rates.get(operation)
+        if not rate:
+            return
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next_slot.get(operation, now))
+        self._next_slot[operation] = slot + 1 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)

@@ -1,0 +1,314 @@
+"""The triggerer's status source: every wait of one connection, answered together and within the quotas.
+
+A triggerer holds hundreds of waits (a backfill, a plate of samples) while HealthOmics allows 10
+``GetRun`` a second for the whole account. So waits do not poll one by one: each joins the *rounds* of
+its kind and delay, and a round answers all of them with as few calls as it can.
+
+* A kind with a ``JobKind.sweep`` lists its in-progress jobs (``ListRuns`` status by status, 100 a
+  page; storage jobs per store; analytics imports 20 ids a call) and describes only a waited job that
+  is no longer listed as in progress: that confirms its end and gives the event the whole describe
+  output. A job that moves while the pages are read is at worst described once more: never missed,
+  never ended falsely, because only a describe ends a wait.
+* A round with fewer jobs than its listing would take calls describes them one by one instead, spread
+  over the delay. So does a kind without a sweep, or a connection refused the list operation.
+* Every call waits its turn in the connection's ``RateLimiter`` (the documented quotas, or the
+  connection extra ``omics_quotas``): more waits than the quota allows at their delay stretch the
+  rounds, logged once, instead of throttling the account. A throttled round backs off.
+
+What an answer means for a wait (a status change logged, a failure, a timeout) is decided by its
+``polling.Waiter``, exactly as for a poll in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, ClassVar
+
+from airflow_provider_omics import polling
+from airflow_provider_omics.errors import error_code, is_transient
+from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.jobs import JobKind, Sweep
+from airflow_provider_omics.quotas import CONNECTION_EXTRA, RateLimiter, quotas_from_extra
+from airflow_provider_omics.service_model import paginators
+
+log = logging.getLogger(__name__)
+
+JobKey = tuple[str, ...]  # a job's describe arguments, in the kind's order
+Answer = dict[str, Any] | Exception  # a describe output, an in-progress list item, or why there is none
+
+PAGE_SIZE = 100  # the most any listing gives per page
+JITTER = 0.1  # rounds start within ±10% of the delay, so triggerers and kinds do not poll in step
+DESCRIBE_SPREAD = 0.8  # describes of a round, one per job, are spread over this part of the delay
+
+
+class StatusSource:
+    """All waits of one connection in one triggerer process (one event loop): one client, one limiter.
+
+    The client is opened by the first wait that needs it and closed when the last one ends.
+    """
+
+    # Clients belong to one event loop: sources are kept per loop, and go with it.
+    _sources: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], StatusSource]]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, hook: OmicsHook, key: tuple[Any, ...]) -> None:
+        self.hook = hook
+        self.key = key
+        self.client: Any = None
+        self.limiter = RateLimiter({})
+        self.rounds: dict[tuple[str, float], Rounds] = {}
+        self._context: Any = None
+        self._users = 0
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_hook(cls, hook: OmicsHook, key: tuple[Any, ...]) -> StatusSource:
+        sources = cls._sources.setdefault(asyncio.get_running_loop(), {})
+        if key not in sources:
+            sources[key] = cls(hook, key)
+        return sources[key]
+
+    @contextlib.asynccontextmanager
+    async def in_use(self) -> AsyncIterator[StatusSource]:
+        async with self._lock:
+            if self._users == 0:
+                context = await self.hook.get_async_conn()
+                # get_async_conn read (and cached) the connection: its extra costs nothing now.
+                self.limiter = RateLimiter(quotas_from_extra(self.hook.conn_config.extra_config))
+                self.client = await context.__aenter__()
+                self._context = context
+            self._users += 1
+        try:
+            yield self
+        finally:
+            async with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    for rounds in self.rounds.values():
+                        await rounds.stop()
+                    self.rounds.clear()
+                    await self._context.__aexit__(None, None, None)
+                    self.client = self._context = None
+                    self._sources.get(asyncio.get_running_loop(), {}).pop(self.key, None)
+
+    async def wait(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
+        """Until every job of ``waiter`` ends well (their describe outputs) or one fails (raises)."""
+        key = (waiter.job.name, float(waiter.delay))
+        if key not in self.rounds:
+            self.rounds[key] = Rounds(self, waiter.job, waiter.delay)
+        return await self.rounds[key].join(waiter)
+
+    async def call(self, operation: str, **params: Any) -> dict[str, Any]:
+        await self.limiter.acquire(operation)
+        return await self.hook.call_async(self.client, operation, retry=False, **params)
+
+    async def describe(self, job: JobKind, ids: Mapping[str, Any]) -> dict[str, Any]:
+        await self.limiter.acquire(job.operation)
+        return await self.hook.describe_async(self.client, job, retry=False, **ids)
+
+
+class Rounds:
+    """The waits on one kind with one delay, answered together once per delay."""
+
+    def __init__(self, source: StatusSource, job: JobKind, delay: float) -> None:
+        self.source = source
+        self.job = job
+        self.delay = delay
+        self.waits: dict[polling.Waiter, asyncio.Future[list[dict[str, Any]]]] = {}
+        self.listing_calls: dict[JobKey, int] = {}  # calls the last listing of a scope took
+        self.learned: dict[JobKey, dict[str, Any]] = {}  # narrow_by fields seen for each job
+        self.listing_refused = False
+        self.throttled_rounds = 0
+        self.said_stretched = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def join(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
+        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self.waits[waiter] = future
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"omics status rounds: {self.job.name}")
+        try:
+            return await future
+        finally:
+            self.waits.pop(waiter, None)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while any(not future.done() for future in self.waits.values()):
+            started = loop.time()
+            try:
+                throttled = await self._round()
+            except Exception as error:  # a fault of ours: every wait fails with it rather than hang
+                log.exception("Status rounds of %s failed", self.job.label)
+                for future in self.waits.values():
+                    if not future.done():
+                        future.set_exception(error)
+                return
+            took = loop.time() - started
+            self._say_if_stretched(took)
+            self.throttled_rounds = self.throttled_rounds + 1 if throttled else 0
+            pause = polling.backoff(self.delay, self.throttled_rounds) * random.uniform(1 - JITTER, 1 + JITTER)
+            await asyncio.sleep(max(0.0, pause - took))
+
+    async def _round(self) -> bool:
+        """Answer every pending job of every wait once; True when throttling or a transient error hid some."""
+        waits = [(waiter, future) for waiter, future in self.waits.items() if not future.done()]
+        wanted = {_key(self.job, ids): ids for waiter, _ in waits for _, ids in waiter.pending()}
+        answers = await self._look(wanted)
+        for waiter, future in waits:
+            if future.done():  # cancelled while the round ran
+                continue
+            try:
+                for index, ids in waiter.pending():
+                    answer = answers[_key(self.job, ids)]
+                    if isinstance(answer, Exception):
+                        waiter.failed(index, answer)
+                    else:
+                        waiter.saw(index, answer)
+                finals = waiter.end_round()
+            except Exception as ended:  # a failure status, a timeout, an error that is not transient
+                future.set_exception(ended)
+            else:
+                if finals is not None:
+                    future.set_result(finals)
+        return any(isinstance(a, Exception) and is_transient(a) for a in answers.values())
+
+    async def _look(self, wanted: dict[JobKey, dict[str, Any]]) -> dict[JobKey, Answer]:
+        sweep = self.job.sweep
+        if sweep is None or self.listing_refused:
+            return await self._describe_each(wanted, spread=True)
+        scopes: dict[JobKey, dict[JobKey, dict[str, Any]]] = {}
+        for key, ids in wanted.items():
+            scopes.setdefault(tuple(str(ids[name]) for name in sweep.scope), {})[key] = ids
+        answers: dict[JobKey, Answer] = {}
+        for part in await asyncio.gather(*(self._look_in(sweep, scope, jobs) for scope, jobs in scopes.items())):
+            answers.update(part)
+        for key, answer in answers.items():
+            if sweep.narrow_by and not isinstance(answer, Exception):
+                self.learned[key] = {name: answer.get(name) for name in sweep.narrow_by}
+        return answers
+
+    async def _look_in(self, sweep: Sweep, scope: JobKey, jobs: dict[JobKey, dict[str, Any]]) -> dict[JobKey, Answer]:
+        """Jobs of one scope (a store): listed when that takes fewer calls than describing each."""
+        if sweep.ids_per_call:
+            listing_calls = math.ceil(len(jobs) / sweep.ids_per_call)
+        else:
+            listing_calls = self.listing_calls.get(scope, len(sweep.statuses))
+        if len(jobs) <= listing_calls:
+            return await self._describe_each(jobs, spread=True)
+        listed, error = await self._list(sweep, scope, jobs)
+        if error is not None and not is_transient(error):
+            self._say_listing_refused(error)
+            return await self._describe_each(jobs, spread=True)
+        answers: dict[JobKey, Answer] = {}
+        ended: dict[JobKey, dict[str, Any]] = {}
+        for key, ids in jobs.items():
+            item = listed.get(key[-1])
+            if item is not None and self.job.status_of(item) in self.job.intermediate_states:
+                answers[key] = item
+            elif item is None and error is not None:  # the listing broke off before it could show this job
+                answers[key] = error
+            else:  # ended, or no longer listed as in progress: a describe says how, and feeds the event
+                ended[key] = ids
+        answers.update(await self._describe_each(ended, spread=False))
+        return answers
+
+    async def _list(
+        self, sweep: Sweep, scope: JobKey, jobs: dict[JobKey, dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], Exception | None]:
+        """List items by id, and the error that broke the listing off, if one did."""
+        config = paginators()[self.job.list_operation or ""]
+        base: dict[str, Any] = dict(zip(sweep.scope, scope, strict=True))
+        base.update(self._narrowing(sweep, jobs))
+        if sweep.ids_per_call:
+            ids = [key[-1] for key in jobs]
+            filters: list[dict[str, Any]] = [
+                {"ids": ids[i : i + sweep.ids_per_call]} for i in range(0, len(ids), sweep.ids_per_call)
+            ]
+        elif sweep.status_filter == "filter.status":
+            filters = [{"filter": {"status": status}} for status in sweep.statuses]
+        else:
+            filters = [{sweep.status_filter: status} for status in sweep.statuses]
+        listed: dict[str, dict[str, Any]] = {}
+        calls = 0
+        try:
+            for status_or_ids in filters:
+                params = {**base, **status_or_ids, config["limit_key"]: PAGE_SIZE}
+                while True:
+                    page = await self.source.call(self.job.list_operation or "", **params)
+                    calls += 1
+                    for item in page.get(config["result_key"]) or []:
+                        listed[str(item["id"])] = item
+                    token = page.get(config["output_token"])
+                    if not token:
+                        break
+                    params[config["input_token"]] = token
+        except Exception as error:
+            return listed, error
+        self.listing_calls[scope] = calls
+        return listed, None
+
+    def _narrowing(self, sweep: Sweep, jobs: Iterable[JobKey]) -> dict[str, Any]:
+        """``{"batchId": ...}`` when every job has shown the same value of a ``narrow_by`` field."""
+        narrowing = {}
+        for name in sweep.narrow_by:
+            values = {self.learned.get(key, {}).get(name) for key in jobs}
+            if len(values) == 1 and None not in values:
+                narrowing[name] = values.pop()
+        return narrowing
+
+    async def _describe_each(self, jobs: dict[JobKey, dict[str, Any]], spread: bool) -> dict[JobKey, Answer]:
+        """One describe per job; ``spread``: started evenly over the delay, not all at once."""
+        gap = self.delay * DESCRIBE_SPREAD / len(jobs) if spread and jobs else 0.0
+
+        async def describe(position: int, ids: dict[str, Any]) -> Answer:
+            await asyncio.sleep(position * gap)
+            try:
+                return await self.source.describe(self.job, ids)
+            except Exception as error:  # the waiter says what it means: a throttled poll, DELETED, a failure
+                return error
+
+        found = await asyncio.gather(*(describe(i, ids) for i, ids in enumerate(jobs.values())))
+        return dict(zip(jobs, found, strict=True))
+
+    def _say_if_stretched(self, took: float) -> None:
+        if took > self.delay and not self.said_stretched:
+            self.said_stretched = True
+            log.warning(
+                "%d %s waits polled every %ss need more requests than the HealthOmics quotas allow "
+                "(connection extra %s); each is answered about every %.0fs instead",
+                len(self.waits),
+                self.job.label,
+                self.delay,
+                CONNECTION_EXTRA,
+                took,
+            )
+
+    def _say_listing_refused(self, error: Exception) -> None:
+        self.listing_refused = True
+        log.warning(
+            "%s refused (%s): waits on %s describe each job instead, which takes more requests",
+            self.job.list_operation,
+            error_code(error) or error,
+            self.job.label,
+        )
+
+
+def _key(job: JobKind, ids: Mapping[str, Any]) -> JobKey:
+    """The job's describe arguments, scope first, so ``key[-1]`` is the id a list item shows."""
+    sweep = job.sweep
+    order = [*sweep.scope, *(n for n in job.ids if n not in sweep.scope)] if sweep else list(job.ids)
+    return tuple(str(ids[name]) for name in order)
