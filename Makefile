@@ -3,6 +3,7 @@
 #   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
 #   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
 #   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
+#   make bench         the benchmarks (about an hour; BENCH_ARGS=--quick for a few minutes): figures, no asserts
 #   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
 PYTHON ?= python3
 # Airflow 3.0 is tested on Python 3.12 where the machine has one that runs (as Amazon MWAA runs it),
@@ -25,7 +26,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := pytest -q -p no:cacheprovider
 
-.PHONY: test lint typecheck pytest demo test-matrix package constraints clean
+.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean
 
 # The development environment: the newest Airflow, with the linters.
 $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
@@ -69,6 +70,10 @@ demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-$(AIRFLOW_VERSI
 
 package: $(STAMP)
 	$(BIN)/python scripts/check_package.py
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/waiting_at_scale.py $(BENCH_ARGS)
 
 constraints: $(addprefix constraints-,$(VERSIONS))
 

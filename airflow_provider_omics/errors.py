@@ -17,12 +17,9 @@ from botocore.exceptions import (
 
 from airflow_provider_omics.jobs import JobKind
 
-TRANSIENT_CODES = frozenset(
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+TRANSIENT_CODES = THROTTLING_CODES | frozenset(
     {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
         "InternalServerException",
         "ServiceUnavailableException",
         "ServiceUnavailable",
@@ -40,6 +37,11 @@ def is_transient(error: BaseException) -> bool:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
     return False
+
+
+def is_throttling(error: BaseException | None) -> bool:
+    """The service's "later": a quota was reached, nothing is wrong."""
+    return error_code(error) in THROTTLING_CODES
 
 
 def error_code(error: BaseException | None) -> str | None:

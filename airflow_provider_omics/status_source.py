@@ -11,9 +11,11 @@ its kind and delay, and a round answers all of them with as few calls as it can.
   never ended falsely, because only a describe ends a wait.
 * A round with fewer jobs than its listing would take calls describes them one by one instead, spread
   over the delay. So does a kind without a sweep, or a connection refused the list operation.
-* Every call waits its turn in the connection's ``RateLimiter`` (the documented quotas, or the
-  connection extra ``omics_quotas``): more waits than the quota allows at their delay stretch the
+* Every call waits its turn in the connection's ``RateLimiter`` (90% of the documented quotas, or
+  the connection extra ``omics_quotas``): more waits than the quota allows at their delay stretch the
   rounds, logged once, instead of throttling the account. A throttled round backs off.
+* Rounds start one delay apart (±10%), earlier by what the last round took (so an end is reported
+  within about the delay even when a sweep and its describes take seconds), never twice per delay.
 
 What an answer means for a wait (a status change logged, a failure, a timeout) is decided by its
 ``polling.Waiter``, exactly as for a poll in a worker.
@@ -28,6 +30,7 @@ import math
 import random
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
+from contextvars import Context
 from typing import Any, ClassVar
 
 from airflow_provider_omics import polling
@@ -121,7 +124,8 @@ class Rounds:
         self.source = source
         self.job = job
         self.delay = delay
-        self.waits: dict[polling.Waiter, asyncio.Future[list[dict[str, Any]]]] = {}
+        # Each wait's inbox receives the answers of every round it was part of (or the fault that ended them).
+        self.waits: dict[polling.Waiter, asyncio.Queue[dict[JobKey, Answer] | Exception]] = {}
         self.listing_calls: dict[JobKey, int] = {}  # calls the last listing of a scope took
         self.learned: dict[JobKey, dict[str, Any]] = {}  # narrow_by fields seen for each job
         self.listing_refused = False
@@ -130,12 +134,26 @@ class Rounds:
         self._task: asyncio.Task[None] | None = None
 
     async def join(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
-        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
-        self.waits[waiter] = future
+        """The wait's side: the answers are read in the trigger's own task, so its logs go to its task's log."""
+        inbox: asyncio.Queue[dict[JobKey, Answer] | Exception] = asyncio.Queue()
+        self.waits[waiter] = inbox
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"omics status rounds: {self.job.name}")
+            # A context of its own: the rounds must not log as the trigger that happened to start them.
+            self._task = asyncio.create_task(self._run(), name=f"omics rounds {self.job.name}", context=Context())
         try:
-            return await future
+            while True:
+                answers = await inbox.get()
+                if isinstance(answers, Exception):
+                    raise answers
+                for index, ids in waiter.pending():
+                    answer = answers[_key(self.job, ids)]
+                    if isinstance(answer, Exception):
+                        waiter.failed(index, answer)  # raises unless it is a poll that saw nothing
+                    else:
+                        waiter.saw(index, answer)  # raises on a failure status
+                finals = waiter.end_round()  # raises when out of attempts
+                if finals is not None:
+                    return finals
         finally:
             self.waits.pop(waiter, None)
 
@@ -147,44 +165,28 @@ class Rounds:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while any(not future.done() for future in self.waits.values()):
+        while self.waits:
             started = loop.time()
+            inboxes = list(self.waits.values())
+            wanted = {_key(self.job, ids): ids for waiter in self.waits for _, ids in waiter.pending()}
             try:
-                throttled = await self._round()
+                answers = await self._look(wanted)
             except Exception as error:  # a fault of ours: every wait fails with it rather than hang
                 log.exception("Status rounds of %s failed", self.job.label)
-                for future in self.waits.values():
-                    if not future.done():
-                        future.set_exception(error)
+                for inbox in inboxes:
+                    inbox.put_nowait(error)
                 return
+            for inbox in inboxes:
+                inbox.put_nowait(answers)
             took = loop.time() - started
             self._say_if_stretched(took)
+            throttled = any(isinstance(a, Exception) and is_transient(a) for a in answers.values())
             self.throttled_rounds = self.throttled_rounds + 1 if throttled else 0
-            pause = polling.backoff(self.delay, self.throttled_rounds) * random.uniform(1 - JITTER, 1 + JITTER)
-            await asyncio.sleep(max(0.0, pause - took))
-
-    async def _round(self) -> bool:
-        """Answer every pending job of every wait once; True when throttling or a transient error hid some."""
-        waits = [(waiter, future) for waiter, future in self.waits.items() if not future.done()]
-        wanted = {_key(self.job, ids): ids for waiter, _ in waits for _, ids in waiter.pending()}
-        answers = await self._look(wanted)
-        for waiter, future in waits:
-            if future.done():  # cancelled while the round ran
-                continue
-            try:
-                for index, ids in waiter.pending():
-                    answer = answers[_key(self.job, ids)]
-                    if isinstance(answer, Exception):
-                        waiter.failed(index, answer)
-                    else:
-                        waiter.saw(index, answer)
-                finals = waiter.end_round()
-            except Exception as ended:  # a failure status, a timeout, an error that is not transient
-                future.set_exception(ended)
-            else:
-                if finals is not None:
-                    future.set_result(finals)
-        return any(isinstance(a, Exception) and is_transient(a) for a in answers.values())
+            period = polling.backoff(self.delay, self.throttled_rounds) * random.uniform(1 - JITTER, 1 + JITTER)
+            # An end is seen when the round reaches the job, and reported once its describe is back: the
+            # next round starts earlier by what this one took, so ends are reported within about the
+            # delay, but rounds never come more than twice per delay.
+            await asyncio.sleep(max(0.0, max(period - took, period / 2) - took))
 
     async def _look(self, wanted: dict[JobKey, dict[str, Any]]) -> dict[JobKey, Answer]:
         sweep = self.job.sweep

@@ -53,6 +53,19 @@ def test_throttled_calls_are_retried_until_they_succeed(hook, emulator, workflow
     assert emulator.request_counts()["GetRun"] == 3  # botocore's own retries are off: tenacity is the one place
 
 
+def test_throttling_is_retried_past_max_attempts_until_the_throttle_timeout(hook, emulator, workflow_id):
+    # Many workers starting runs at once share StartRun's quota of one a second: "later" is not "no".
+    run_id = start_run(hook, workflow_id)
+    emulator.add_fault("GetRun", "ThrottlingException", count=10)
+    assert hook.describe("run", id=run_id)["id"] == run_id
+    assert emulator.request_counts()["GetRun"] == 11
+
+    emulator.add_fault("GetRun", "ThrottlingException")
+    hook.throttle_timeout = 0.3
+    with pytest.raises(OmicsRetriesExhausted, match=r"GetRun still failing after \d+ attempts.*ThrottlingException"):
+        hook.describe("run", id=run_id)
+
+
 def test_retries_give_up_after_the_bound_with_a_clear_error(hook, emulator, workflow_id):
     run_id = start_run(hook, workflow_id)
     emulator.add_fault("GetRun", "503")

@@ -6,15 +6,19 @@ way users do, through the API of running services.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import textwrap
+import time
+from collections import Counter
 
 import pytest
 from airflow_services import AirflowServices
 from conftest import ROLE_ARN
 from tour import workflow_zip
 
-from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
+from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_3_PLUS
 
 # Airflow 3.0 reaches the trigger's cleanup() on mark-failed, 3.3+ its on_kill(): both are tested here.
 # Airflow 2.11's webserver and REST API v1 are another harness; its cleanup() path reads the database.
@@ -90,3 +94,58 @@ def test_marking_a_deferred_task_failed_cancels_its_job(airflow, emulator, omics
     (run,) = omics.list_runs(name="marked")["items"]
     assert omics.get_run(id=run["id"])["status"] in ("STOPPING", "CANCELLED")
     assert airflow.task("marked", run_id, "run")["state"] == "failed"
+
+
+PLATE = """
+import pendulum
+from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
+
+with DAG("plate", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    OmicsStartRunOperator.partial(
+        task_id="run", workflow_id="{workflow_id}", role_arn="{role}", output_uri="s3://genomics/runs/",
+        deferrable=True, waiter_delay={delay},
+    ).expand(name=[f"sample-{{i}}" for i in range({samples})])
+"""
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="a plate of 100 deferred runs, on the newest Airflow only")
+def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airflow, emulator, omics):
+    samples, delay = 100, 5
+    emulator.backend.step_seconds = 30  # runs of 90 s: most of the plate is deferred at once
+    workflow = omics.create_workflow(name="w", definitionZip=workflow_zip(), requestId="w")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+    emulator.quotas.enabled = True  # StartRun 1 TPS, GetRun and ListRuns 10 TPS, as the service
+    airflow.add_dag("plate", PLATE.format(workflow_id=workflow["id"], role=ROLE_ARN, delay=delay, samples=samples))
+    began = time.monotonic()
+
+    run_id = airflow.trigger("plate")
+    airflow.wait_for(
+        lambda: airflow.dag_run("plate", run_id)["state"] in ("success", "failed"),
+        "the plate to finish",
+        timeout=1200,
+    )
+    state = airflow.dag_run("plate", run_id)["state"]
+    took = time.monotonic() - began
+    tasks = airflow.api("GET", f"/api/v2/dags/plate/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
+    counts = emulator.request_counts()
+    print(f"{samples} mapped runs in {took:.0f}s; HealthOmics requests: {dict(sorted(counts.items()))}")
+    assert state == "success"
+    assert Counter(t["state"] for t in tasks) == {"success": samples}
+    assert len(omics.list_runs(maxResults=100)["items"]) == samples  # one run per sample, none twice
+    # The coalesced bound: each worker describes its run once after starting it, and the trigger once to
+    # confirm its end; besides, a round (at most two per delay) lists the in-progress runs (4 statuses, 100
+    # a page) or, when fewer runs wait than that takes calls, describes each. Polling each run every
+    # `delay` seconds would take some 18 GetRun per run.
+    rounds = 2 * took / delay + 1
+    per_round = 4 + math.ceil(samples / 100)
+    assert counts["GetRun"] + counts["ListRuns"] <= 2 * samples + per_round * rounds
+    assert counts["ListRuns"] <= per_round * rounds
+    throttled = [r for r in emulator.requests() if r["outcome"] == "ThrottlingException"]
+    assert {r["operation"] for r in throttled} <= {"StartRun"}  # the workers' starts retry; polls never throttle
+    # The waits share rounds, yet each task's trigger log tells of its own run only.
+    for index in (0, samples // 2, samples - 1):
+        folder = airflow.home / "logs" / "dag_id=plate" / f"run_id={run_id}" / "task_id=run" / f"map_index={index}"
+        logged = "".join(path.read_text() for path in folder.glob("attempt=1.log.trigger.*.log"))
+        (run,) = omics.list_runs(name=f"sample-{index}")["items"]
+        assert set(re.findall(r"run id=(\d+) is", logged)) == {run["id"]}

@@ -210,4 +210,6 @@ async def test_a_cancelled_wait_leaves_the_others_waiting(start_runs, emulator):
 def test_quota_settings_with_a_mistake_are_refused_naming_it(extra, message):
     with pytest.raises(ValueError, match=message):
         quotas_from_extra(extra)
-    assert quotas_from_extra({"omics_quotas": {"GetRun": 2.5}})["GetRun"] == 2.5
+    paces = quotas_from_extra({"omics_quotas": {"GetRun": 2.5}})
+    assert paces["GetRun"] == 2.5
+    assert paces["ListRuns"] == 9  # by default, 90% of the documented 10 TPS

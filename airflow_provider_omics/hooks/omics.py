@@ -13,12 +13,17 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
     wait_random_exponential,
 )
 
 from airflow_provider_omics import polling
-from airflow_provider_omics.errors import OmicsRetriesExhausted, error_code, is_transient, without_retry_note
+from airflow_provider_omics.errors import (
+    OmicsRetriesExhausted,
+    error_code,
+    is_throttling,
+    is_transient,
+    without_retry_note,
+)
 from airflow_provider_omics.hooks.lists import PaginatedLists
 from airflow_provider_omics.jobs import JobKind, job_kind
 from airflow_provider_omics.service_model import paginators, snake
@@ -31,8 +36,9 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     """Interact with AWS HealthOmics through an ordinary ``aws`` connection.
 
     * ``hook.conn`` is the boto3 ``omics`` client: every operation of the service.
-    * ``hook.call("GetRun", id=...)`` is the same call with retries on throttling and transient errors
-      (exponential backoff with jitter, at most ``max_attempts`` tries); other errors surface at once.
+    * ``hook.call("GetRun", id=...)`` is the same call with retries (exponential backoff with jitter):
+      throttling for up to ``throttle_timeout`` seconds (many workers starting runs at once share a quota of
+      one StartRun a second), 5xx and connection errors ``max_attempts`` tries; other errors surface at once.
     * ``hook.list_runs(status="FAILED")`` and every other paginated ``list_*``: all items, page after page.
     * ``describe / get_status / cancel / wait`` (and ``describe_async``) for any kind of ``jobs.JOB_KINDS``.
       Waits never retry a poll in a burst: a throttled poll is a poll that saw nothing (``polling.py``).
@@ -40,15 +46,24 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     botocore's own retries are turned off unless the connection configures them, so tenacity is the one
     place retries happen, logged and bounded, for sync and async calls alike.
 
-    :param max_attempts: tries of one call before giving up on throttling / transient errors.
+    :param max_attempts: tries of one call before giving up on 5xx or connection errors.
     :param retry_max_wait: longest pause between two tries, in seconds.
+    :param throttle_timeout: how long a throttled call is tried again before giving up, in seconds.
     """
 
-    def __init__(self, *args: Any, max_attempts: int = 8, retry_max_wait: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_attempts: int = 8,
+        retry_max_wait: float = 30.0,
+        throttle_timeout: float = 600.0,
+        **kwargs: Any,
+    ) -> None:
         kwargs["client_type"] = "omics"
         super().__init__(*args, **kwargs)
         self.max_attempts = max_attempts
         self.retry_max_wait = retry_max_wait
+        self.throttle_timeout = throttle_timeout
 
     @property
     def conn(self) -> OmicsClient:  # type: ignore[override]
@@ -65,13 +80,21 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         def log_retry(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             self.log.warning(
-                "%s failed with %s (attempt %d of %d); retrying in %.1fs",
+                "%s failed with %s (attempt %d, %s); retrying in %.1fs",
                 operation,
                 error_code(error) or type(error).__name__,
                 state.attempt_number,
-                self.max_attempts,
+                f"retried for up to {self.throttle_timeout:g}s"
+                if is_throttling(error)
+                else f"at most {self.max_attempts}",
                 state.next_action.sleep if state.next_action else 0,
             )
+
+        def stop(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if is_throttling(error):
+                return (state.seconds_since_start or 0.0) >= self.throttle_timeout
+            return state.attempt_number >= self.max_attempts
 
         def give_up(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -82,7 +105,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         return {
             "retry": retry_if_exception(is_transient),
             "wait": wait_random_exponential(multiplier=0.5, max=self.retry_max_wait),
-            "stop": stop_after_attempt(self.max_attempts),
+            "stop": stop,
             "before_sleep": log_retry,
             "retry_error_callback": give_up,
         }
