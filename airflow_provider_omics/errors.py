@@ -68,6 +68,7 @@ class OmicsJobFailed(AirflowException):
         message: str,
         described: Mapping[str, Any],
         failed_items: list[tuple[str, str]] | None = None,
+        report: str = "",
     ) -> None:
         self.kind = kind
         self.ids = dict(ids)
@@ -75,6 +76,7 @@ class OmicsJobFailed(AirflowException):
         self.service_message = message
         self.described = described
         self.failed_items = failed_items or []
+        self.report = report  # what diagnostics.py found out (a failed run's tasks and logs)
         text = f"HealthOmics {kind.label} {' '.join(f'{k}={v}' for k, v in ids.items())} ended {status}"
         if message:
             text += f": {message}"
@@ -82,12 +84,19 @@ class OmicsJobFailed(AirflowException):
             text += f". {len(self.failed_items)} failed:" + "".join(
                 f"\n  - {what}: {why}" for what, why in self.failed_items
             )
+        if report:
+            text += f"\n{report}"
         super().__init__(text)
 
     def __reduce__(self) -> tuple[Any, ...]:  # errors cross process boundaries (pickled task results)
         return (
             type(self),
-            (self.kind, self.ids, self.status, self.service_message, self.described, self.failed_items),
+            (self.kind, self.ids, self.status, self.service_message, self.described, self.failed_items, self.report),
+        )
+
+    def with_report(self, report: str) -> OmicsJobFailed:
+        return type(self)(
+            self.kind, self.ids, self.status, self.service_message, self.described, self.failed_items, report
         )
 
     @classmethod

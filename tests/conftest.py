@@ -72,6 +72,11 @@ def omics(emulator):
 
 
 @pytest.fixture
+def logs(emulator):
+    return _client(emulator, "logs")
+
+
+@pytest.fixture
 def s3(emulator):
     client = _client(emulator, "s3")
     client.create_bucket(Bucket="genomics")

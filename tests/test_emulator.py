@@ -256,6 +256,41 @@ async def test_aiobotocore_drives_a_full_lifecycle(emulator, s3):
             await client.cancel_variant_import_job(jobId=job["jobId"])
 
 
+def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(emulator, omics, logs, workflow_id):
+    emulator.add_outcome(
+        "run",
+        "oom-*",
+        "FAILED",
+        failure_reason="OUT_OF_MEMORY_ERROR",
+        message="Task call_variants ran out of memory",
+        task="call_variants",
+        log_lines=["Loading 3.1 GiB of reads", "java.lang.OutOfMemoryError: Java heap space"],
+    )
+    run = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", name="oom-1", requestId="oom"
+    )
+    until(lambda: omics.get_run(id=run["id"]), status_in("FAILED", "COMPLETED"))
+
+    tasks = {t["name"]: t for t in omics.list_run_tasks(id=run["id"])["items"]}
+    assert tasks["call_variants"]["status"] == "FAILED"
+    assert {t["status"] for name, t in tasks.items() if name != "call_variants"} <= {"CANCELLED"}
+    failed = omics.get_run_task(id=run["id"], taskId=tasks["call_variants"]["taskId"])
+    assert failed["failureReason"] == "OUT_OF_MEMORY_ERROR"
+
+    def lines(stream: str) -> list[str]:
+        found = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=stream, startFromHead=True)
+        return [event["message"] for event in found["events"]]
+
+    assert lines(failed["logStream"])[-3:] == [
+        "Loading 3.1 GiB of reads",
+        "java.lang.OutOfMemoryError: Java heap space",
+        "Task call_variants failed: exit code 1",
+    ]
+    engine = lines(omics.get_run(id=run["id"])["logLocation"]["engineLogStream"])
+    assert engine[0].startswith(f"Run {run['id']} started")
+    assert engine[-1] == f"Run {run['id']} failed: OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory"
+
+
 def test_direct_upload_round_trip(omics, store_id):
     upload = omics.create_multipart_read_set_upload(
         sequenceStoreId=store_id,
@@ -361,6 +396,13 @@ def test_a_body_that_is_not_a_json_object_is_a_400(emulator, body):
         ("faults", {"operation": "GetRun"}, "error: is required"),
         ("outcomes", {"kind": "run", "name_glob": "*", "status": "DONE"}, "status: a run has no status 'DONE'"),
         ("outcomes", {"kind": "runs", "name_glob": "*", "status": "FAILED"}, "kind: 'runs' is not one of"),
+        ("outcomes", {"kind": "run", "name_glob": "*", "status": "FAILED", "log_lines": "boom"}, "log_lines: must"),
+        ("outcomes", {"kind": "run", "name_glob": "*", "status": "FAILED", "log_lines": [1]}, "list of strings"),
+        (
+            "outcomes",
+            {"kind": "read_set_import", "name_glob": "*", "status": "FAILED", "task": "align"},
+            "only a run has tasks",
+        ),
         ("transition", {"kind": "run", "id": "1", "status": "PROCESSED"}, "status: a run has no status"),
         ("transition", {"kind": "run", "id": "1", "status": "FAILED", "why": "x"}, "why: not a field"),
     ],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from conftest import ROLE_ARN, xcom
 from tour import WDL, put_inputs
 
+from airflow_provider_omics.diagnostics import failure_report
+from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import CLOCK_SKEW
 
 
@@ -70,14 +73,45 @@ def workflow_and_run(inputs, name="s1", deferrable=False, retries=0):
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_failed_run_fails_the_task_at_once_with_the_service_message(run_dag, inputs, emulator, output, deferrable):
+def test_failed_run_fails_the_task_at_once_naming_the_failed_task_with_its_log(
+    run_dag, inputs, emulator, output, deferrable
+):
     emulator.add_outcome(
-        "run", "oom-*", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR", message="align ran out of memory"
+        "run",
+        "oom-*",
+        "FAILED",
+        failure_reason="OUT_OF_MEMORY_ERROR",
+        message="call_variants ran out of memory",
+        task="call_variants",
+        log_lines=["Calling variants on chr1", "java.lang.OutOfMemoryError: Java heap space"],
     )
     _, tis = run_dag(workflow_and_run(inputs, name="oom-s1", deferrable=deferrable))
     assert tis["run"].state == "failed"
-    assert "ended FAILED: OUT_OF_MEMORY_ERROR: align ran out of memory" in output()
+    shown = output()
+    assert "ended FAILED: OUT_OF_MEMORY_ERROR: call_variants ran out of memory" in shown
+    assert "1 failed task(s):" in shown
+    assert re.search(r"- task call_variants \(\d+\) FAILED: OUT_OF_MEMORY_ERROR: call_variants ran out of", shown)
+    assert "  | java.lang.OutOfMemoryError: Java heap space" in shown
+    assert "Engine log:" in shown and "failed: OUT_OF_MEMORY_ERROR" in shown
+    assert "#logsV2:log-groups/log-group/$252Faws$252Fomics$252FWorkflowLog/log-events/run$252F" in shown
     assert emulator.request_counts()["GetRun"] < 20  # ended on the failure, not after 2000 polls
+
+
+def test_a_failure_report_is_bounded_and_survives_a_missing_log(run_dag, inputs, emulator, output, omics, logs):
+    emulator.add_outcome("run", "lost-*", "FAILED", failure_reason="SERVICE_ERROR", message="host lost", task="align")
+    text = workflow_and_run(inputs, name="lost-s1").replace("deferrable=False", "deferrable=False, log_lines=1")
+    _, tis = run_dag(text)
+    assert tis["run"].state == "failed"
+    shown = output()
+    assert re.search(r"- task align \(\d+\) FAILED: SERVICE_ERROR: host lost", shown)
+    assert "  last 1 line(s) of run/" in shown and "last 2 line(s)" not in shown
+
+    # The engine log is gone (retention, or no permission to read it): that part shrinks to a note.
+    (run,) = omics.list_runs(name="lost-s1")["items"]
+    logs.delete_log_stream(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}/engine")
+    report = failure_report(OmicsHook(), run["id"], omics.get_run(id=run["id"]))
+    assert re.search(rf"\(log run/{run['id']}/engine not read: .*ResourceNotFoundException", report)
+    assert "- task align (" in report
 
 
 def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, output):

@@ -48,7 +48,9 @@ def test_sensor_fails_at_once_on_a_failed_run(run_dag, run_id, emulator, output,
     started = run_id("doomed")
     _, tis = run_dag(SENSOR.format(run_id=started, mode="poke", deferrable=deferrable))
     assert tis["wait"].state == "failed"
-    assert "ended FAILED: SERVICE_ERROR: host lost" in output()
+    shown = output()
+    assert "ended FAILED: SERVICE_ERROR: host lost" in shown
+    assert "1 failed task(s):\n- task align (" in shown  # the sensor says why, as the operator does
 
 
 def test_generic_sensor_takes_any_kind_and_its_ids(run_dag, run_id, omics):

@@ -98,17 +98,22 @@ def check_fault(fields: dict[str, Any]) -> None:
 
 
 def check_outcome(fields: dict[str, Any]) -> None:
-    _check_job_status(fields, "name_glob")
+    # A run's outcome may name the task that fails and the last lines that task writes to its log.
+    _check_job_status(fields, "name_glob", {"task": (str,), "log_lines": (list,)})
+    if any(not isinstance(line, str) for line in fields.get("log_lines") or []):
+        raise BadControlRequest("log_lines: must be a list of strings")
+    if (fields.get("task") or fields.get("log_lines")) and fields["kind"] != "run":
+        raise BadControlRequest("task, log_lines: only a run has tasks")
 
 
 def check_transition(fields: dict[str, Any]) -> None:
     _check_job_status(fields, "id")
 
 
-def _check_job_status(fields: dict[str, Any], which: str) -> None:
+def _check_job_status(fields: dict[str, Any], which: str, more: dict[str, tuple[type, ...]] | None = None) -> None:
     """An outcome or a transition: text fields naming a kind, which jobs (``which``) and one of its statuses."""
     names = ("kind", which, "status", "failure_reason", "message")
-    _check_fields(fields, dict.fromkeys(names, (str,)), names[:3])
+    _check_fields(fields, {**dict.fromkeys(names, (str,)), **(more or {})}, names[:3])
     allowed = _statuses(fields["kind"])
     if fields["status"] not in allowed:
         raise BadControlRequest(

@@ -186,9 +186,17 @@ class OmicsEmulator:
         status: str,
         failure_reason: str | None = None,
         message: str | None = None,
+        task: str | None = None,
+        log_lines: list[str] | None = None,
     ) -> None:
+        fields = {"task": task, "log_lines": log_lines}
         self.control.add_outcome(
-            kind=kind, name_glob=name_glob, status=status, failure_reason=failure_reason, message=message
+            kind=kind,
+            name_glob=name_glob,
+            status=status,
+            failure_reason=failure_reason,
+            message=message,
+            **{k: v for k, v in fields.items() if v is not None},
         )
 
     def transition(

@@ -20,7 +20,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics import polling
+from airflow_provider_omics import diagnostics, polling
 from airflow_provider_omics.arguments import (
     TOKEN_MEMBERS,
     check_known_arguments,
@@ -63,6 +63,9 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         a task with the same key and request re-attach to one job; ``"{{ ds }}"`` makes it one job per date.
     :param force_new_job: start a new job on every try, instead of re-attaching to the job of an earlier
         try with the same request (see "Retries and idempotency" in the README).
+    :param include_logs: when a run fails, put the last lines of its failed tasks' logs and of its engine
+        log in the task's error, with links to them (default True; needs ``logs:GetLogEvents``).
+    :param log_lines: how many lines of each of those logs (default 50).
 
     Returns (XCom) the job's final describe output, JSON-safe.
     """
@@ -108,6 +111,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         fail_on_partial_success: bool = True,
         idempotency_key: str | None = None,
         force_new_job: bool = False,
+        include_logs: bool = True,
+        log_lines: int = diagnostics.DEFAULT_LOG_LINES,
         **kwargs: Any,
     ) -> None:
         for name in self.members:
@@ -122,10 +127,13 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             ("wait_for_completion", wait_for_completion),
             ("fail_on_partial_success", fail_on_partial_success),
             ("force_new_job", force_new_job),
+            ("include_logs", include_logs),
             ("deferrable", False if deferrable is None else deferrable),
         ]:
             if not isinstance(value, bool):
                 raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
+        if isinstance(log_lines, bool) or not isinstance(log_lines, int) or not 0 < log_lines <= 10_000:
+            raise ValueError(f"{owner}: log_lines must be an integer from 1 to 10000, got {log_lines!r}")
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.waiter_delay = waiter_delay
@@ -133,6 +141,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         self.fail_on_partial_success = fail_on_partial_success
         self.idempotency_key = idempotency_key
         self.force_new_job = force_new_job
+        self.include_logs = include_logs
+        self.log_lines = log_lines
         self.job_ids: list[dict[str, Any]] = []
 
     @property
@@ -301,7 +311,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         waiter = polling.Waiter(
             self.job, self.job_ids, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
         )
-        return self.result(polling.wait(self.hook, waiter), carried)
+        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+            return self.result(polling.wait(self.hook, waiter), carried)
 
     def execute_complete(
         self, context: Any, event: Mapping[str, Any] | None = None, carried: list[list[dict]] | None = None
@@ -310,7 +321,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             self.log.info("Resumed without a trigger event: re-attaching to the job this task started")
             return self.execute(context)
         self.job_ids = event["ids"] if isinstance(event["ids"], list) else [event["ids"]]
-        raise_for_event(self.job, event)
+        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+            raise_for_event(self.job, event)
         described = event["described"]
         return self.result(described if isinstance(described, list) else [described], carried)
 

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import polling
+from airflow_provider_omics import diagnostics, polling
 from airflow_provider_omics.arguments import check_known_arguments, default_deferrable
 from airflow_provider_omics.events import json_safe, raise_for_event
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -27,6 +27,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
     describe output. ``deferrable=True`` waits in the triggerer; ``mode="reschedule"`` frees the slot
     between pokes. A throttled or transiently failing poke saw nothing: the sensor pokes again; only a
     terminal status, ``timeout`` or an error that is not transient end it, as in the other modes.
+    A run that fails fails the sensor with its failed tasks and the tails of their logs
+    (``include_logs=False`` leaves the logs out; ``log_lines`` lines of each, default 50).
     """
 
     aws_hook_class = OmicsHook
@@ -41,6 +43,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         ids: Mapping[str, Any] | None = None,
         deferrable: bool | None = None,
         fail_on_partial_success: bool = True,
+        include_logs: bool = True,
+        log_lines: int = diagnostics.DEFAULT_LOG_LINES,
         **kwargs: Any,
     ) -> None:
         self.kind = kind or self.kind
@@ -53,6 +57,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         super().__init__(**kwargs)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.fail_on_partial_success = fail_on_partial_success
+        self.include_logs = include_logs
+        self.log_lines = log_lines
 
     @property
     def job(self) -> JobKind:
@@ -66,7 +72,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         except Exception as error:
             waiter.failed(0, error)
             return False
-        waiter.saw(0, described)
+        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+            waiter.saw(0, described)
         if waiter.finished:
             context["ti"].xcom_push(key="return_value", value=json_safe(described))
             return True
@@ -95,7 +102,8 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        raise_for_event(self.job, event)
+        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+            raise_for_event(self.job, event)
         return event["described"]
 
 

@@ -88,6 +88,8 @@ class Outcome:
     status: str
     failure_reason: str | None = None
     message: str | None = None
+    task: str | None = None  # a run's task that fails (default: the first still running)
+    log_lines: list[str] | None = None  # what that task writes last to its log
 
     def matches(self, kind: str, record: Record) -> bool:
         names = [record.get("name"), record.get("id"), *record.get("_names", [])]
@@ -214,7 +216,7 @@ class BaseBackend:
             if rule is not None:
                 self.cancel_steps(step.kind, step.ident)
                 self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True, at=step.due)
-                self.on_forced_end(step.kind, record)
+                self.on_forced_end(step.kind, record, rule)
                 continue
             status = step.status
             if step.on_enter is not None:
@@ -263,5 +265,5 @@ class BaseBackend:
         self.on_forced_end(kind, record)
         return record
 
-    def on_forced_end(self, kind: str, record: Record) -> None:
-        """Hook for models: a job was ended by an outcome rule or a transition (runs stop their tasks)."""
+    def on_forced_end(self, kind: str, record: Record, rule: Outcome | None = None) -> None:
+        """Hook for models: a job was ended by an outcome ``rule`` or a transition (runs stop their tasks)."""

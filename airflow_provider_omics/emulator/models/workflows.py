@@ -9,7 +9,8 @@ import re
 import zipfile
 from typing import Any
 
-from .base import ACCOUNT_ID, BaseBackend, Record, conflict, invalid, not_found, now, split_s3_uri
+from .base import ACCOUNT_ID, BaseBackend, Outcome, Record, conflict, invalid, not_found, now, split_s3_uri
+from .run_logs import RunLogs, engine_stream, task_stream
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
 ENGINES = {".wdl": "WDL", ".nf": "NEXTFLOW", ".cwl": "CWL"}
@@ -82,6 +83,7 @@ class WorkflowModel(BaseBackend):
     def reset(self) -> None:
         super().reset()
         self.watchers.append(self._refresh_batches)
+        self.run_logs = RunLogs(self.region)
 
     # ---- workflows -----------------------------------------------------------------------------
     def _definition(self, p: dict[str, Any]) -> bytes:
@@ -251,8 +253,11 @@ class WorkflowModel(BaseBackend):
 
     def _run_started(self, run: Record) -> None:
         run["startTime"] = now()
+        engine = [f"Run {run['id']} started: workflow {run.get('workflowName') or run['workflowId']}"]
         for task in run["_tasks"]:
             ident = self.numeric_id(7)
+            engine.append(f"Task {task['name']} ({ident}) started on omics.c.large: 2 vCPUs, 4 GiB")
+            self.run_logs.write(task_stream(run["id"], ident), [f"Task {task['name']} started"])
             self.add(
                 "run_task",
                 {
@@ -279,12 +284,16 @@ class WorkflowModel(BaseBackend):
                 },
                 key="taskId",
             )
+        self.run_logs.write(engine_stream(run["id"]), engine)
 
     def _run_completed(self, run: Record) -> None:
         params = _flat_parameters(run.get("parameters"))
         base = run["runOutputUri"]
+        engine = []
         for task in self.records("run_task", runId=run["id"]):
             task.update(status="COMPLETED", stopTime=now())
+            self.run_logs.write(task["logStream"], [f"Task {task['name']} completed: exit code 0"])
+            engine.append(f"Task {task['name']} ({task['taskId']}) completed")
             names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
             for name in names or [f"{task['name']}.out"]:
                 self.s3.write(
@@ -294,21 +303,31 @@ class WorkflowModel(BaseBackend):
         self.s3.write(
             f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
         )
+        self.run_logs.write(engine_stream(run["id"]), [*engine, f"Run {run['id']} completed"])
 
-    def on_forced_end(self, kind: str, record: Record) -> None:
-        super().on_forced_end(kind, record)
-        if kind == "run":
-            for task in self.records("run_task", runId=record["id"]):
-                if task["status"] not in RUN_TERMINAL:
-                    task.update(
-                        status=record["status"] if record["status"] in RUN_TERMINAL else task["status"],
-                        stopTime=now(),
-                    )
-                    if record.get("failureReason"):
-                        task.update(
-                            failureReason=record["failureReason"],
-                            statusMessage=record.get("statusMessage", ""),
-                        )
+    def on_forced_end(self, kind: str, record: Record, rule: Outcome | None = None) -> None:
+        """A run that fails fails in one task (the rule's, or the first still running); the others stop."""
+        super().on_forced_end(kind, record, rule)
+        if kind != "run" or record["status"] not in RUN_TERMINAL:
+            return
+        running = [t for t in self.records("run_task", runId=record["id"]) if t["status"] not in RUN_TERMINAL]
+        failing = None
+        if record["status"] == "FAILED" and running:
+            failing = next((t for t in running if rule and t["name"] == rule.task), running[0])
+        reason = ": ".join(p for p in (record.get("failureReason"), record.get("statusMessage")) if p)
+        engine = []
+        for task in running:
+            if task is failing:
+                task.update(status="FAILED", stopTime=now(), failureReason=record.get("failureReason") or "")
+                task.update(statusMessage=record.get("statusMessage") or "")
+                lines = (rule.log_lines if rule and rule.log_lines else None) or [reason or "task failed"]
+                self.run_logs.write(task["logStream"], [*lines, f"Task {task['name']} failed: exit code 1"])
+                engine.append(f"Task {task['name']} ({task['taskId']}) failed: {reason or 'exit code 1'}")
+            else:
+                task.update(status="CANCELLED", stopTime=now())
+                engine.append(f"Task {task['name']} ({task['taskId']}) cancelled")
+        ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
+        self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
 
     def get_run(self, p: dict[str, Any]) -> Record:
         return self.get("run", p["id"], "Run")

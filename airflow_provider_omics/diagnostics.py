@@ -1,0 +1,106 @@
+"""Why a run failed, said in the task: its failed tasks, the last lines of their logs, links to them.
+
+Built where the task runs, once the wait has ended (never in the triggerer, whose loop serves every
+other wait): ``ListRunTasks`` with status FAILED, each task's reason (``GetRunTask``), the tail of each
+failed task's CloudWatch log and of the engine log (``/aws/omics/WorkflowLog``), and a console link
+to each stream. A missing permission or an absent stream shrinks its part to a one-line note: the
+report never fails the task a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+from airflow_provider_omics.errors import OmicsJobFailed, error_code
+from airflow_provider_omics.hooks.omics import OmicsHook
+
+LOG_GROUP = "/aws/omics/WorkflowLog"
+DEFAULT_LOG_LINES = 50
+
+
+@contextlib.contextmanager
+def reported(hook: OmicsHook, include_logs: bool = True, log_lines: int = DEFAULT_LOG_LINES) -> Iterator[None]:
+    """Around a wait: a run that ends FAILED raises with the report in its message (and so in the task log)."""
+    try:
+        yield
+    except OmicsJobFailed as failed:
+        if failed.kind.name != "run" or failed.status != "FAILED":
+            raise
+        report = failure_report(hook, failed.ids["id"], failed.described, include_logs, log_lines)
+        raise failed.with_report(report) from None
+
+
+def failure_report(
+    hook: OmicsHook,
+    run_id: str,
+    run: Mapping[str, Any],
+    include_logs: bool = True,
+    log_lines: int = DEFAULT_LOG_LINES,
+) -> str:
+    try:
+        failed = list(hook.paginate("ListRunTasks", id=run_id, status="FAILED"))
+    except Exception as error:
+        return f"(The run's failed tasks could not be listed: {_why(error)})"
+    logs = _logs_client(hook) if include_logs else None
+    region = hook.conn_region_name or "us-east-1"
+    lines = [f"{len(failed)} failed task(s):" if failed else "No task failed: the run failed in its engine."]
+    for item in failed:
+        try:
+            task = hook.call("GetRunTask", id=run_id, taskId=item["taskId"])
+        except Exception as error:
+            task = {**item, "statusMessage": f"(not described: {_why(error)})"}
+        why = ": ".join(p for p in (task.get("failureReason"), task.get("statusMessage")) if p) or "no message"
+        lines.append(f"- task {task.get('name')} ({task['taskId']}) {task.get('status')}: {why}")
+        stream = task.get("logStream") or f"run/{run_id}/task/{task['taskId']}"
+        if logs is not None:
+            lines += _tail(logs, stream, log_lines)
+        lines.append(f"  log: {console_link(region, stream)}")
+    engine = (run.get("logLocation") or {}).get("engineLogStream") or f"run/{run_id}/engine"
+    lines.append("Engine log:")
+    if logs is not None:
+        lines += _tail(logs, engine, log_lines)
+    lines.append(f"  log: {console_link(region, engine)}")
+    return "\n".join(lines)
+
+
+def console_link(region: str, stream: str) -> str:
+    """The CloudWatch console page of one log stream of the HealthOmics log group."""
+
+    def encoded(text: str) -> str:  # the console's own escaping: URL-encoded, then "%" as "$25"
+        return quote(text, safe="").replace("%", "$25")
+
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{encoded(LOG_GROUP)}/log-events/{encoded(stream)}"
+    )
+
+
+def _logs_client(hook: OmicsHook) -> Any:
+    """A CloudWatch Logs client on the same connection (credentials, region, endpoint) as the hook."""
+    return AwsBaseHook(
+        aws_conn_id=hook.aws_conn_id,
+        region_name=hook.region_name,
+        verify=hook.verify,
+        config=hook.config,
+        client_type="logs",
+    ).conn
+
+
+def _tail(logs: Any, stream: str, count: int) -> list[str]:
+    try:
+        found = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream, limit=count, startFromHead=False)
+    except Exception as error:
+        return [f"  (log {stream} not read: {_why(error)})"]
+    messages = [event["message"].rstrip("\n") for event in found.get("events", [])][-count:]
+    if not messages:
+        return [f"  (log {stream} is empty)"]
+    return [f"  last {len(messages)} line(s) of {stream}:", *(f"  | {message}" for message in messages)]
+
+
+def _why(error: BaseException) -> str:
+    return str(error) if error_code(error) else f"{type(error).__name__}: {error}"

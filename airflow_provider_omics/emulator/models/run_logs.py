@@ -1,0 +1,44 @@
+"""What runs write to CloudWatch Logs, as the service writes it: moto's Logs, served on the same port.
+
+The service writes each run's engine log to ``/aws/omics/WorkflowLog``, stream ``run/<id>/engine``,
+and each task's output to ``run/<id>/task/<taskId>`` (the ``logStream`` of ``GetRunTask``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .base import ACCOUNT_ID
+
+LOG_GROUP = "/aws/omics/WorkflowLog"
+
+
+def engine_stream(run_id: str) -> str:
+    return f"run/{run_id}/engine"
+
+
+def task_stream(run_id: str, task_id: str) -> str:
+    return f"run/{run_id}/task/{task_id}"
+
+
+class RunLogs:
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _backend(self) -> Any:
+        from moto.logs.models import logs_backends
+
+        return logs_backends[ACCOUNT_ID][self.region]
+
+    def write(self, stream: str, lines: Iterable[str], at: float | None = None) -> None:
+        backend = self._backend()
+        if LOG_GROUP not in backend.groups:
+            backend.create_log_group(LOG_GROUP, {})
+        if stream not in backend.groups[LOG_GROUP].streams:
+            backend.create_log_stream(LOG_GROUP, stream)
+        stamp = int((at or time.time()) * 1000)
+        events = [{"timestamp": stamp, "message": line} for line in lines]
+        if events:
+            backend.put_log_events(LOG_GROUP, stream, events)
