@@ -291,6 +291,45 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
     assert engine[-1] == f"Run {run['id']} failed: OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory"
 
 
+def test_start_run_enforces_the_parameter_template(omics):
+    template = {"sample_name": {"description": "sample"}, "reads": {"optional": False}, "depth": {"optional": True}}
+    workflow = omics.create_workflow(
+        name="strict", definitionZip=workflow_zip(), parameterTemplate=template, requestId="strict"
+    )["id"]
+    until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
+    start = {"workflowId": workflow, "roleArn": ROLE_ARN, "outputUri": "s3://genomics/o/"}
+
+    with pytest.raises(
+        ClientError, match=r"ValidationException.*parameters: sampel_name not in the parameter template"
+    ):
+        omics.start_run(
+            **start, parameters={"sampel_name": "s1", "reads": "s3://genomics/reads/s1_R1.fastq"}, requestId="a"
+        )
+    with pytest.raises(ClientError, match=r"ValidationException.*required parameter reads missing"):
+        omics.start_run(**start, parameters={"sample_name": "s1"}, requestId="b")
+    run = omics.start_run(
+        **start, parameters={"sample_name": "s1", "reads": "s3://genomics/reads/s1_R1.fastq"}, requestId="c"
+    )
+    assert omics.get_run(id=run["id"])["status"] == "PENDING"
+
+
+def test_a_run_whose_s3_input_is_missing_fails_after_starting(omics, s3, logs, workflow_id):
+    put_inputs(s3)
+    run = omics.start_run(
+        workflowId=workflow_id,
+        roleArn=ROLE_ARN,
+        outputUri="s3://genomics/o/",
+        parameters={"sample_name": "s1", "reads": "s3://genomics/reads/nope.fastq"},
+        requestId="missing",
+    )
+    failed = until(lambda: omics.get_run(id=run["id"]), status_in("FAILED", "COMPLETED"))
+    assert failed["failureReason"] == "INPUT_URI_NOT_FOUND"
+    assert failed["statusMessage"].startswith("The provided URI doesn't exist: s3://genomics/reads/nope.fastq.")
+    assert omics.list_run_tasks(id=run["id"])["items"] == []  # no task started
+    engine = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}/engine")
+    assert "INPUT_URI_NOT_FOUND" in engine["events"][-1]["message"]
+
+
 def test_direct_upload_round_trip(omics, store_id):
     upload = omics.create_multipart_read_set_upload(
         sequenceStoreId=store_id,

@@ -114,6 +114,34 @@ def test_a_failure_report_is_bounded_and_survives_a_missing_log(run_dag, inputs,
     assert "- task align (" in report
 
 
+STRICT_WORKFLOW_AND_RUN = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    workflow = OmicsCreateWorkflowOperator(
+        task_id="workflow", name="align", definition_path="{definition}", waiter_delay=0.05,
+        parameter_template={{"sample_name": {{"description": "the sample"}}, "reads": {{"description": "FASTQ"}}}})
+    run = OmicsStartRunOperator(
+        task_id="run", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
+        parameters={parameters}, waiter_delay=0.05)
+"""
+
+
+def test_a_misspelled_run_parameter_is_refused_at_start_naming_it(run_dag, inputs, emulator, output):
+    parameters = {"sampel_name": "s1", "reads": "s3://genomics/reads/s1_R1.fastq"}
+    _, tis = run_dag(STRICT_WORKFLOW_AND_RUN.format(definition=inputs / "main.wdl", parameters=parameters))
+    assert tis["run"].state == "failed"
+    assert "parameters: sampel_name not in the parameter template" in output()
+    assert emulator.request_counts()["StartRun"] == 1  # a validation error is not retried
+
+
+def test_a_missing_s3_input_fails_the_run_with_the_reason(run_dag, inputs, emulator, output):
+    parameters = {"sample_name": "s1", "reads": "s3://genomics/reads/s9_R1.fastq"}
+    _, tis = run_dag(STRICT_WORKFLOW_AND_RUN.format(definition=inputs / "main.wdl", parameters=parameters))
+    assert tis["run"].state == "failed"
+    shown = output()
+    assert "ended FAILED: INPUT_URI_NOT_FOUND: The provided URI doesn't exist: s3://genomics/reads/s9_R1.fastq" in shown
+    assert "No task failed: the run failed in its engine." in shown
+
+
 def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, output):
     emulator.add_outcome("run", "s1", "CANCELLED", message="Cancelled in the console")
     _, tis = run_dag(workflow_and_run(inputs, deferrable=True))

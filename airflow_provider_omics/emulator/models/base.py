@@ -29,6 +29,15 @@ class OmicsError(Exception):
         self.message = message
 
 
+class JobFailed(Exception):
+    """Raised by a job's step: the job ends FAILED with the service's failure reason and message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
 def not_found(what: str, ident: str) -> OmicsError:
     return OmicsError("ResourceNotFoundException", f"{what} {ident} not found")
 
@@ -224,8 +233,10 @@ class BaseBackend:
                     status = step.on_enter(record) or status
                 except Exception as exc:  # never leave a job stuck in progress: it fails, saying why
                     self.cancel_steps(step.kind, step.ident)
-                    message = exc.message if isinstance(exc, OmicsError) else f"{type(exc).__name__}: {exc}"
-                    self.set_status(record, "FAILED", message, final=True, at=step.due)
+                    message = exc.message if isinstance(exc, OmicsError | JobFailed) else f"{type(exc).__name__}: {exc}"
+                    reason = exc.reason if isinstance(exc, JobFailed) else None
+                    self.set_status(record, "FAILED", message, reason, final=True, at=step.due)
+                    self.on_forced_end(step.kind, record)
                     continue
             self.set_status(record, status, final=step.final, at=step.due)
         for watch in self.watchers:

@@ -9,7 +9,18 @@ import re
 import zipfile
 from typing import Any
 
-from .base import ACCOUNT_ID, BaseBackend, Outcome, Record, conflict, invalid, not_found, now, split_s3_uri
+from .base import (
+    ACCOUNT_ID,
+    BaseBackend,
+    JobFailed,
+    Outcome,
+    Record,
+    conflict,
+    invalid,
+    not_found,
+    now,
+    split_s3_uri,
+)
 from .run_logs import RunLogs, engine_stream, task_stream
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
@@ -58,6 +69,31 @@ def _flat_parameters(parameters: Any) -> dict[str, str]:
     if not isinstance(parameters, dict):
         return {}
     return {k.split(".")[-1]: str(v) for k, v in parameters.items() if isinstance(v, str | int | float)}
+
+
+def _check_parameters(workflow_id: str, template: Any, parameters: Any) -> None:
+    """A run may give only the parameters its workflow's template declares, and every required one."""
+    if not template:
+        return
+    given = parameters if isinstance(parameters, dict) else {}
+    declared = ", ".join(sorted(template))
+    unknown = sorted(set(given) - set(template))
+    if unknown:
+        raise invalid(
+            f"parameters: {', '.join(unknown)} not in the parameter template of workflow {workflow_id} ({declared})"
+        )
+    missing = sorted(name for name, spec in template.items() if not (spec or {}).get("optional") and name not in given)
+    if missing:
+        raise invalid(f"parameters: required parameter {', '.join(missing)} missing for workflow {workflow_id}")
+
+
+def _s3_uris(value: Any) -> list[str]:
+    """Every ``s3://`` string in a run's parameters, however nested."""
+    if isinstance(value, str):
+        return [value] if value.startswith("s3://") else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [uri for item in value for uri in _s3_uris(item)] if isinstance(value, list) else []
 
 
 def _fill(template: str, params: dict[str, str], default: str) -> str:
@@ -217,6 +253,7 @@ class WorkflowModel(BaseBackend):
             definition = self.get_workflow({"id": settings["workflowId"]})
         if definition["status"] != "ACTIVE":
             raise invalid(f"Workflow {settings['workflowId']} is {definition['status']}, not ACTIVE")
+        _check_parameters(settings["workflowId"], definition.get("parameterTemplate"), settings.get("parameters"))
         if settings.get("runGroupId"):
             self.get_run_group({"id": settings["runGroupId"]})
         if settings.get("cacheId"):
@@ -248,8 +285,22 @@ class WorkflowModel(BaseBackend):
         if not run.get("storageType"):
             run["storageType"] = "DYNAMIC"
         self.add("run", run)
-        self.schedule("run", run, ["STARTING", ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)])
+        self.schedule(
+            "run",
+            run,
+            [("STARTING", self._stage_inputs), ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)],
+        )
         return run
+
+    def _stage_inputs(self, run: Record) -> None:
+        """The service copies every S3 input before the first task: one that is not there fails the run."""
+        for uri in _s3_uris(run.get("parameters")):
+            if not uri.endswith("/") and self.s3.read(uri) is None:
+                raise JobFailed(
+                    "INPUT_URI_NOT_FOUND",
+                    f"The provided URI doesn't exist: {uri}. Check that the URI path exists and confirm the "
+                    "role can access the object.",
+                )
 
     def _run_started(self, run: Record) -> None:
         run["startTime"] = now()
