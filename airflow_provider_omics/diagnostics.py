@@ -1,10 +1,11 @@
-"""Why a run failed, said in the task: its failed tasks, the last lines of their logs, links to them.
+"""Why a run or a batch failed, said in the task: failed tasks and runs, the last lines of their logs.
 
 Built where the task runs, once the wait has ended (never in the triggerer, whose loop serves every
-other wait): ``ListRunTasks`` with status FAILED, each task's reason (``GetRunTask``), the tail of each
-failed task's CloudWatch log and of the engine log (``/aws/omics/WorkflowLog``), and a console link
-to each stream. A missing permission or an absent stream shrinks its part to a one-line note: the
-report never fails the task a second time.
+other wait). A failed run: ``ListRunTasks`` with status FAILED, each task's reason (``GetRunTask``),
+the tail of each failed task's CloudWatch log and of the engine log (``/aws/omics/WorkflowLog``), and
+a console link to each stream. A batch with failed or cancelled runs: each of them by its run setting
+id, run id, status and reason (``batch_runs``, also the batch operator's XCom). A missing permission or
+an absent stream shrinks its part to a one-line note: the report never fails the task a second time.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ def reported(hook: OmicsHook, include_logs: bool = True, log_lines: int = DEFAUL
     try:
         yield
     except OmicsJobFailed as failed:
-        if failed.kind.name != "run" or failed.status != "FAILED":
+        if failed.kind.name == "run" and failed.status == "FAILED":
+            report = failure_report(hook, failed.ids["id"], failed.described, include_logs, log_lines)
+        elif failed.kind.name == "run_batch":
+            report = batch_report(hook, failed.ids["batchId"])
+        else:
             raise
-        report = failure_report(hook, failed.ids["id"], failed.described, include_logs, log_lines)
         raise failed.with_report(report) from None
 
 
@@ -65,6 +69,47 @@ def failure_report(
     if logs is not None:
         lines += _tail(logs, engine, log_lines)
     lines.append(f"  log: {console_link(region, engine)}")
+    return "\n".join(lines)
+
+
+def batch_runs(hook: OmicsHook, batch_id: str) -> dict[str, dict[str, Any]]:
+    """Every run of a batch by its ``runSettingId``: ``runId``, final ``status`` and, if it failed, why.
+
+    A run that could not be submitted has no ``runId`` and the status ``SUBMISSION_FAILED``.
+    """
+    statuses = {run["id"]: run["status"] for run in hook.paginate("ListRuns", batchId=batch_id)}
+    runs: dict[str, dict[str, Any]] = {}
+    for entry in hook.paginate("ListRunsInBatch", batchId=batch_id):
+        run_id = entry.get("runId")
+        if not run_id:
+            runs[entry["runSettingId"]] = {
+                "runId": None,
+                "status": "SUBMISSION_FAILED",
+                "failureReason": entry.get("submissionFailureReason"),
+                "statusMessage": entry.get("submissionFailureMessage"),
+            }
+            continue
+        run = {"runId": run_id, "status": statuses.get(run_id, "DELETED")}
+        if run["status"] in ("FAILED", "CANCELLED"):
+            try:
+                described = hook.call("GetRun", id=run_id)
+            except Exception as error:
+                described = {"statusMessage": f"(not described: {_why(error)})"}
+            run.update(failureReason=described.get("failureReason"), statusMessage=described.get("statusMessage"))
+        runs[entry["runSettingId"]] = run
+    return runs
+
+
+def batch_report(hook: OmicsHook, batch_id: str) -> str:
+    try:
+        runs = batch_runs(hook, batch_id)
+    except Exception as error:
+        return f"(The batch's runs could not be listed: {_why(error)})"
+    unfinished = {setting: run for setting, run in runs.items() if run["status"] != "COMPLETED"}
+    lines = [f"{len(unfinished)} of {len(runs)} runs did not complete:"]
+    for setting, run in unfinished.items():
+        why = ": ".join(p for p in (run.get("failureReason"), run.get("statusMessage")) if p) or "no message"
+        lines.append(f"- {setting} (run {run['runId'] or 'not started'}) {run['status']}: {why}")
     return "\n".join(lines)
 
 

@@ -312,8 +312,10 @@ def test_on_kill_cancels_the_run_the_task_started(emulator, omics, inputs):
     assert omics.get_run(id=run["id"])["status"] == "STOPPING"
 
 
-def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(run_dag, inputs, emulator, output):
-    emulator.add_outcome("run", "bad-*", "FAILED", failure_reason="SERVICE_ERROR")
+def test_run_batch_with_failed_runs_names_them_and_fails_unless_partial_success_is_accepted(
+    run_dag, inputs, emulator, output
+):
+    emulator.add_outcome("run", "bad-*", "FAILED", failure_reason="SERVICE_ERROR", message="host lost")
     _, tis = run_dag(f"""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
         workflow = OmicsCreateWorkflowOperator(
@@ -325,11 +327,23 @@ def test_run_batch_with_a_failed_run_fails_unless_partial_success_is_accepted(ru
                 default_run_setting={{"workflowId": workflow.output["id"], "roleArn": ROLE,
                                       "outputUri": "s3://genomics/batch/"}},
                 batch_run_settings={{"inlineSettings": [{{"runSettingId": "ok", "name": f"good-{{strict}}"}},
-                                                        {{"runSettingId": "bad", "name": f"bad-{{strict}}"}}]}})
+                                                        {{"runSettingId": "bad1", "name": f"bad-1-{{strict}}"}},
+                                                        {{"runSettingId": "bad2", "name": f"bad-2-{{strict}}"}}]}})
     """)
     assert tis["batch_True"].state == "failed" and tis["batch_False"].state == "success"
-    assert "ended PROCESSED: failedRunCount 1" in output()
-    assert xcom(tis["batch_False"])["runSummary"] == {"completedRunCount": 1, "failedRunCount": 1}
+    shown = output()
+    assert "ended PROCESSED: failedRunCount 2" in shown
+    assert "2 of 3 runs did not complete:" in shown
+    assert re.search(r"- bad1 \(run \d+\) FAILED: SERVICE_ERROR: host lost", shown)
+    assert re.search(r"- bad2 \(run \d+\) FAILED: SERVICE_ERROR: host lost", shown)
+    done = xcom(tis["batch_False"])
+    assert done["runSummary"] == {"completedRunCount": 1, "failedRunCount": 2}
+    assert {setting: run["status"] for setting, run in done["runs"].items()} == {
+        "ok": "COMPLETED",
+        "bad1": "FAILED",
+        "bad2": "FAILED",
+    }
+    assert done["runs"]["bad1"]["failureReason"] == "SERVICE_ERROR" and done["runs"]["ok"]["runId"].isdigit()
 
 
 # ---- hardening: waits, retries, clears, idempotency, split imports, definitions, messages --------------

@@ -12,7 +12,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import polling
+from airflow_provider_omics import diagnostics, polling
 from airflow_provider_omics.errors import OmicsJobFailed
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -141,9 +141,19 @@ class OmicsStartRunOperator(OmicsJobOperator):
 
 
 class OmicsStartRunBatchOperator(OmicsJobOperator):
-    """Start a run batch (``StartRunBatch``) and wait until it is PROCESSED. XCom: ``GetBatch``."""
+    """Start a run batch (``StartRunBatch``) and wait until it is PROCESSED.
+
+    XCom: ``GetBatch``, and ``runs``: every run by its ``runSettingId`` (``{"runId", "status"}``, and
+    ``failureReason`` / ``statusMessage`` for a failed or cancelled one), so the next task can pick up
+    each sample's outputs. A batch with failed or cancelled runs fails the task naming each of them
+    (unless ``fail_on_partial_success=False``).
+    """
 
     kind = "run_batch"
+
+    def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
+        output = super().result(described, carried)
+        return {**output, "runs": diagnostics.batch_runs(self.hook, output["id"])}
 
 
 class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
