@@ -12,6 +12,7 @@ from tour import WDL, put_inputs
 from airflow_provider_omics.diagnostics import failure_report
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import CLOCK_SKEW
+from airflow_provider_omics.usage import estimated_cost
 
 
 @pytest.fixture
@@ -112,6 +113,47 @@ def test_a_failure_report_is_bounded_and_survives_a_missing_log(run_dag, inputs,
     report = failure_report(OmicsHook(), run["id"], omics.get_run(id=run["id"]))
     assert re.search(rf"\(log run/{run['id']}/engine not read: .*ResourceNotFoundException", report)
     assert "- task align (" in report
+
+
+def test_a_finished_run_reports_what_it_used_and_wrote(run_dag, inputs, emulator, omics):
+    prices = {"omics.c.large": 0.36}
+    text = workflow_and_run(inputs).replace("deferrable=False", f"deferrable=True, price_table={prices}")
+    _, tis = run_dag(text)
+    assert tis["run"].state == "success"
+    summary = xcom(tis["run"])["summary"]
+    run_id = xcom(tis["run"])["id"]
+
+    tasks = {t["taskId"]: t for t in omics.list_run_tasks(id=run_id)["items"]}
+    assert [t["taskId"] for t in summary["tasks"]] == list(tasks)
+    for shown in summary["tasks"]:
+        task = tasks[shown["taskId"]]
+        assert (shown["name"], shown["cpus"], shown["memoryGiB"], shown["instanceType"]) == (
+            task["name"],
+            task["cpus"],
+            task["memory"],
+            task["instanceType"],
+        )
+        assert shown["seconds"] == pytest.approx((task["stopTime"] - task["startTime"]).total_seconds())
+    cpu_seconds = sum(t["cpus"] * (t["stopTime"] - t["startTime"]).total_seconds() for t in tasks.values())
+    assert summary["totals"]["cpuHours"] == pytest.approx(cpu_seconds / 3600, abs=1e-6)
+    assert summary["totals"]["tasks"] == 2
+    hours = sum(t["seconds"] for t in summary["tasks"]) / 3600
+    assert summary["estimatedCost"]["usd"] == pytest.approx(0.36 * hours, abs=1e-6)
+    run_output = xcom(tis["run"])["runOutputUri"]
+    assert summary["runOutputUri"] == run_output
+    assert f"{run_output}/out/call_variants/s1.vcf" in summary["outputs"]
+
+
+def test_a_cost_is_never_guessed_when_a_price_is_missing():
+    summary = {
+        "tasks": [{"instanceType": "omics.c.large", "seconds": 3600, "cacheHit": False}],
+        "storage": {"type": "STATIC", "gibHours": 1200.0},
+    }
+    assert estimated_cost(summary, {"omics.c.large": 0.2}) == {
+        "usd": None,
+        "missingPrices": ["static_storage_gib_hour"],
+    }
+    assert estimated_cost(summary, {"omics.c.large": 0.2, "static_storage_gib_hour": 0.0001})["usd"] == 0.32
 
 
 STRICT_WORKFLOW_AND_RUN = """

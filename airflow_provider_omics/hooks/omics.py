@@ -188,6 +188,12 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         waiter = polling.Waiter(job, [_ids(job, ids)], delay, max_attempts, fail_on_partial_success, self.log)
         return polling.wait(self, waiter)[0]
 
+    def run_summary(self, run_id: str, price_table: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """What a run used and wrote: tasks with their resources, totals, storage, outputs (``usage.py``)."""
+        from airflow_provider_omics.usage import run_summary
+
+        return run_summary(self, run_id, price_table=price_table)
+
 
 def _kind(kind: str | JobKind) -> JobKind:
     return kind if isinstance(kind, JobKind) else job_kind(kind)

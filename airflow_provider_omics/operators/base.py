@@ -388,14 +388,17 @@ def _rename(problem: str, names: Mapping[str, str]) -> str:
 
 
 def _init_with_request_arguments(cls: type, names: list[str]) -> Any:
-    """An ``__init__`` whose signature lists every argument, so ``partial().expand()`` and IDEs know them."""
-    base_init = cls.__mro__[1].__init__  # type: ignore[misc]
+    """An ``__init__`` whose signature lists every argument, so ``partial().expand()`` and IDEs know them.
+
+    A class may write its own ``__init__`` for arguments of its own (keyword-only); it is called in turn.
+    """
+    target = cls.__dict__.get("__init__") or cls.__mro__[1].__init__  # type: ignore[misc]
 
     def __init__(self: Any, **kwargs: Any) -> None:
-        base_init(self, **kwargs)
+        target(self, **kwargs)
 
     own = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in names]
-    for klass in cls.__mro__[1 : cls.__mro__.index(OmicsJobOperator) + 1]:
+    for klass in cls.__mro__[0 : cls.__mro__.index(OmicsJobOperator) + 1]:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue

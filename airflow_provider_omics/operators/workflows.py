@@ -6,13 +6,13 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import diagnostics, polling
+from airflow_provider_omics import diagnostics, polling, usage
 from airflow_provider_omics.errors import OmicsJobFailed
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -115,7 +115,14 @@ class OmicsStartRunOperator(OmicsJobOperator):
     """Start a workflow run and wait until it ends. XCom: ``GetRun`` (``id``, ``status``, ``runOutputUri``).
 
     ``parameters`` is a dict, or the path of a ``.json`` file (templated, found like any Jinja template).
-    ``run_id`` re-runs that run: its settings, overridden by the arguments given.
+    ``run_id`` re-runs that run: its settings, overridden by the arguments given. A run that completed
+    adds ``summary`` to the XCom: its tasks with their resources and run time, CPU / memory / GPU hours,
+    storage, and the objects it wrote (``usage.run_summary``). A run that failed fails the task naming
+    its failed tasks, with the tail of their logs.
+
+    :param price_table: USD per hour of each instance type (``{"omics.c.large": 0.1, ...}``) and per GiB-hour
+        of run storage (``static_storage_gib_hour``, ``dynamic_storage_gib_hour``): adds ``estimatedCost`` to
+        the summary. No price is ever assumed: with one missing, the cost names what is missing.
     """
 
     kind = "run"
@@ -125,6 +132,21 @@ class OmicsStartRunOperator(OmicsJobOperator):
     output_uri: str | None
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"parameters": "json"}
+
+    def __init__(self, *, price_table: Mapping[str, float] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.price_table = price_table
+
+    def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
+        output = super().result(described, carried)
+        if output.get("status") != "COMPLETED":
+            return output
+        try:
+            summary = usage.run_summary(self.hook, output["id"], described[0], self.price_table)
+        except Exception:  # the run completed: a summary it cannot have does not fail the task
+            self.log.warning("No usage summary for run %s", output["id"], exc_info=True)
+            return output
+        return {**output, "summary": json_safe(summary)}
 
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         if isinstance(self.parameters, str):
