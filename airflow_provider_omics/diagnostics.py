@@ -15,8 +15,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
 from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.hooks.omics import OmicsHook
 
@@ -50,7 +48,7 @@ def failure_report(
         failed = list(hook.paginate("ListRunTasks", id=run_id, status="FAILED"))
     except Exception as error:
         return f"(The run's failed tasks could not be listed: {_why(error)})"
-    logs = _logs_client(hook) if include_logs else None
+    logs = hook.client_of("logs") if include_logs else None
     region = hook.conn_region_name or "us-east-1"
     lines = [f"{len(failed)} failed task(s):" if failed else "No task failed: the run failed in its engine."]
     for item in failed:
@@ -123,17 +121,6 @@ def console_link(region: str, stream: str) -> str:
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
         f"#logsV2:log-groups/log-group/{encoded(LOG_GROUP)}/log-events/{encoded(stream)}"
     )
-
-
-def _logs_client(hook: OmicsHook) -> Any:
-    """A CloudWatch Logs client on the same connection (credentials, region, endpoint) as the hook."""
-    return AwsBaseHook(
-        aws_conn_id=hook.aws_conn_id,
-        region_name=hook.region_name,
-        verify=hook.verify,
-        config=hook.config,
-        client_type="logs",
-    ).conn
 
 
 def _tail(logs: Any, stream: str, count: int) -> list[str]:

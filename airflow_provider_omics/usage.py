@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
 if TYPE_CHECKING:
     from airflow_provider_omics.hooks.omics import OmicsHook
 
@@ -99,13 +97,7 @@ def _outputs(hook: OmicsHook, output_uri: str | None) -> list[str]:
     if not output_uri or not output_uri.startswith("s3://"):
         return []
     bucket, _, prefix = output_uri[5:].partition("/")
-    s3 = AwsBaseHook(
-        aws_conn_id=hook.aws_conn_id,
-        region_name=hook.region_name,
-        verify=hook.verify,
-        config=hook.config,
-        client_type="s3",
-    ).conn
+    s3 = hook.client_of("s3")
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/out/"):
         found += [f"s3://{bucket}/{item['Key']}" for item in page.get("Contents", [])]

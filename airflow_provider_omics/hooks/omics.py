@@ -188,6 +188,16 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         waiter = polling.Waiter(job, [_ids(job, ids)], delay, max_attempts, fail_on_partial_success, self.log)
         return polling.wait(self, waiter)[0]
 
+    def client_of(self, client_type: str) -> Any:
+        """A boto3 client of another AWS service (``logs``, ``s3``) on this hook's connection and settings."""
+        return AwsBaseHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.config,
+            client_type=client_type,
+        ).conn
+
     def run_summary(self, run_id: str, price_table: Mapping[str, float] | None = None) -> dict[str, Any]:
         """What a run used and wrote: tasks with their resources, totals, storage, outputs (``usage.py``)."""
         from airflow_provider_omics.usage import run_summary
