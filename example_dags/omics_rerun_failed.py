@@ -1,7 +1,9 @@
 """Re-run the failed runs of a run group, with a run cache so finished tasks are not computed again.
 
 Trigger it with ``{"run_group_id": "1234567"}``. Each failed run is repeated with its own settings
-(``StartRun`` with ``runId``), one mapped task per run, into the same run group.
+(``StartRun`` with ``runId``), one mapped task per run, into the same run group. Each re-run keeps its
+finished tasks in the cache if it fails (``retry_with_cache``: ``CACHE_ON_FAILURE``), so the task's
+retry starts where it failed instead of from the beginning.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ with DAG(
         task_id="rerun",
         run_group_id="{{ params.run_group_id }}",
         cache_id=cache.output["id"],
-        cache_behavior="CACHE_ALWAYS",
+        retry_with_cache=True,
+        retries=2,
         **WAIT,
     ).expand_kwargs(rerun_settings(failed.output))

@@ -273,7 +273,7 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
 
     tasks = {t["name"]: t for t in omics.list_run_tasks(id=run["id"])["items"]}
     assert tasks["call_variants"]["status"] == "FAILED"
-    assert {t["status"] for name, t in tasks.items() if name != "call_variants"} <= {"CANCELLED"}
+    assert tasks["align"]["status"] == "COMPLETED"  # tasks run in definition order: align had finished
     failed = omics.get_run_task(id=run["id"], taskId=tasks["call_variants"]["taskId"])
     assert failed["failureReason"] == "OUT_OF_MEMORY_ERROR"
 

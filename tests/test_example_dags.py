@@ -125,7 +125,7 @@ def test_rerun_failed_repeats_only_the_failed_runs_with_a_cache(example, emulato
     reruns = [r for r in omics.list_runs(runGroupId=group)["items"] if r["name"].endswith("-rerun")]
     assert [r["name"] for r in reruns] == ["flaky-2-rerun"]
     rerun = omics.get_run(id=reruns[0]["id"])
-    assert (rerun["status"], rerun["runId"], rerun["cacheBehavior"]) == ("COMPLETED", failed_id, "CACHE_ALWAYS")
+    assert (rerun["status"], rerun["runId"], rerun["cacheBehavior"]) == ("COMPLETED", failed_id, "CACHE_ON_FAILURE")
     assert rerun["cacheId"]
 
 

@@ -156,6 +156,42 @@ def test_a_cost_is_never_guessed_when_a_price_is_missing():
     assert estimated_cost(summary, {"omics.c.large": 0.2, "static_storage_gib_hour": 0.0001})["usd"] == 0.32
 
 
+def test_a_retry_with_cache_takes_the_finished_tasks_from_the_cache(run_dag, inputs, emulator, omics):
+    cache = omics.create_run_cache(cacheS3Location="s3://genomics/cache/", requestId="cache")["id"]
+    # The first run fails in its second task, once; the task's retry starts a new run.
+    emulator.add_outcome(
+        "run",
+        "cachy",
+        "FAILED",
+        failure_reason="OUT_OF_MEMORY",
+        message="call_variants died",
+        task="call_variants",
+        count=1,
+    )
+    text = workflow_and_run(inputs, name="cachy", retries=1).replace(
+        "deferrable=False", f"deferrable=False, cache_id='{cache}', retry_with_cache=True"
+    )
+    _, tis = run_dag(text)
+
+    assert tis["run"].state == "success" and tis["run"].try_number == 2
+    failed, finished = sorted(omics.list_runs(name="cachy")["items"], key=lambda r: r["status"] != "FAILED")
+    assert (failed["status"], finished["status"]) == ("FAILED", "COMPLETED")
+    assert omics.get_run(id=finished["id"])["cacheBehavior"] == "CACHE_ON_FAILURE"
+    hits = {t["name"]: t["cacheHit"] for t in omics.list_run_tasks(id=finished["id"])["items"]}
+    assert hits == {"align": True, "call_variants": False}  # align finished in the failed run: not run again
+    assert xcom(tis["run"])["summary"]["totals"]["cacheHits"] == 1
+
+
+def test_retry_with_cache_without_a_cache_is_refused_at_parse(run_dag, emulator):
+    with pytest.raises(ValueError, match="retry_with_cache needs cache_id"):
+        run_dag("""
+        with DAG("test_dag", schedule=None, start_date=START) as dag:
+            OmicsStartRunOperator(task_id="run", workflow_id="1234567", role_arn=ROLE, output_uri="s3://b/o",
+                                  retry_with_cache=True)
+        """)
+    assert emulator.request_counts() == {}
+
+
 STRICT_WORKFLOW_AND_RUN = """
 with DAG("test_dag", schedule=None, start_date=START) as dag:
     workflow = OmicsCreateWorkflowOperator(

@@ -99,7 +99,9 @@ def check_fault(fields: dict[str, Any]) -> None:
 
 def check_outcome(fields: dict[str, Any]) -> None:
     # A run's outcome may name the task that fails and the last lines that task writes to its log.
-    _check_job_status(fields, "name_glob", {"task": (str,), "log_lines": (list,)})
+    _check_job_status(fields, "name_glob", {"task": (str,), "log_lines": (list,), "count": (int,)})
+    if fields.get("count") is not None and fields["count"] < 1:
+        raise BadControlRequest(f"count: must be >= 1, got {fields['count']}")
     if any(not isinstance(line, str) for line in fields.get("log_lines") or []):
         raise BadControlRequest("log_lines: must be a list of strings")
     if (fields.get("task") or fields.get("log_lines")) and fields["kind"] != "run":

@@ -188,8 +188,9 @@ class OmicsEmulator:
         message: str | None = None,
         task: str | None = None,
         log_lines: list[str] | None = None,
+        count: int | None = None,
     ) -> None:
-        fields = {"task": task, "log_lines": log_lines}
+        fields = {"task": task, "log_lines": log_lines, "count": count}
         self.control.add_outcome(
             kind=kind,
             name_glob=name_glob,

@@ -120,6 +120,10 @@ class OmicsStartRunOperator(OmicsJobOperator):
     storage, and the objects it wrote (``usage.run_summary``). A run that failed fails the task naming
     its failed tasks, with the tail of their logs.
 
+    :param retry_with_cache: keep the finished tasks of a run that fails, so that the task's retry (a new
+        run) takes them from the cache instead of computing them again. Needs ``cache_id`` (a run cache,
+        e.g. from ``OmicsCreateRunCacheOperator``); sets ``cache_behavior="CACHE_ON_FAILURE"`` unless given,
+        which caches only failed runs' tasks (``CACHE_ALWAYS`` would also reuse tasks of runs that succeeded).
     :param price_table: USD per hour of each instance type (``{"omics.c.large": 0.1, ...}``) and per GiB-hour
         of run storage (``static_storage_gib_hour``, ``dynamic_storage_gib_hour``): adds ``estimatedCost`` to
         the summary. No price is ever assumed: with one missing, the cost names what is missing.
@@ -127,15 +131,27 @@ class OmicsStartRunOperator(OmicsJobOperator):
 
     kind = "run"
     parameters: Any
+    cache_id: str | None
+    cache_behavior: str | None
     run_id: str | None
     role_arn: str | None
     output_uri: str | None
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"parameters": "json"}
 
-    def __init__(self, *, price_table: Mapping[str, float] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, retry_with_cache: bool = False, price_table: Mapping[str, float] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.retry_with_cache = retry_with_cache
         self.price_table = price_table
+        if retry_with_cache:
+            if not self.cache_id:
+                raise ValueError(
+                    f"{type(self).__name__} ({self.task_id}): retry_with_cache needs cache_id, the run cache that "
+                    "keeps the finished tasks (create one with OmicsCreateRunCacheOperator)"
+                )
+            self.cache_behavior = self.cache_behavior or "CACHE_ON_FAILURE"
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         output = super().result(described, carried)

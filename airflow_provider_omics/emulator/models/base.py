@@ -99,10 +99,13 @@ class Outcome:
     message: str | None = None
     task: str | None = None  # a run's task that fails (default: the first still running)
     log_lines: list[str] | None = None  # what that task writes last to its log
+    count: int | None = None  # how many jobs at most (a failure that a retry gets past); None: until cleared
 
     def matches(self, kind: str, record: Record) -> bool:
         names = [record.get("name"), record.get("id"), *record.get("_names", [])]
-        return kind == self.kind and any(n and fnmatch.fnmatchcase(n, self.name_glob) for n in names)
+        return (
+            self.count != 0 and kind == self.kind and any(n and fnmatch.fnmatchcase(n, self.name_glob) for n in names)
+        )
 
 
 @dataclass(order=True)
@@ -223,6 +226,8 @@ class BaseBackend:
                 continue
             rule = next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
             if rule is not None:
+                if rule.count is not None:
+                    rule.count -= 1
                 self.cancel_steps(step.kind, step.ident)
                 self.set_status(record, rule.status, rule.message, rule.failure_reason, final=True, at=step.due)
                 self.on_forced_end(step.kind, record, rule)

@@ -120,6 +120,8 @@ class WorkflowModel(BaseBackend):
         super().reset()
         self.watchers.append(self._refresh_batches)
         self.run_logs = RunLogs(self.region)
+        # Call caching: (cacheId, workflow digest, task name, parameters) -> the cached task's outputs URI
+        self.cache_entries: dict[tuple[str, str, str, str], str] = {}
 
     # ---- workflows -----------------------------------------------------------------------------
     def _definition(self, p: dict[str, Any]) -> bytes:
@@ -307,24 +309,29 @@ class WorkflowModel(BaseBackend):
         engine = [f"Run {run['id']} started: workflow {run.get('workflowName') or run['workflowId']}"]
         for task in run["_tasks"]:
             ident = self.numeric_id(7)
-            engine.append(f"Task {task['name']} ({ident}) started on omics.c.large: 2 vCPUs, 4 GiB")
-            self.run_logs.write(task_stream(run["id"], ident), [f"Task {task['name']} started"])
+            cached = self.cache_entries.get(self._cache_key(run, task["name"])) if run.get("cacheId") else None
+            if cached:
+                engine.append(f"Task {task['name']} ({ident}) cache hit: {cached}")
+            else:
+                engine.append(f"Task {task['name']} ({ident}) started on omics.c.large: 2 vCPUs, 4 GiB")
+                self.run_logs.write(task_stream(run["id"], ident), [f"Task {task['name']} started"])
             self.add(
                 "run_task",
                 {
                     "taskId": ident,
                     "runId": run["id"],
                     "name": task["name"],
-                    "status": "RUNNING",
+                    "status": "COMPLETED" if cached else "RUNNING",
                     "statusMessage": "",
                     "cpus": 2,
                     "memory": 4,
                     "gpus": 0,
                     "instanceType": "omics.c.large",
-                    "cacheHit": False,
+                    "cacheHit": bool(cached),
+                    "cacheS3Uri": cached,
                     "creationTime": now(),
                     "startTime": now(),
-                    "stopTime": None,
+                    "stopTime": now() if cached else None,
                     "logStream": f"run/{run['id']}/task/{ident}",
                     "uuid": self.uuid(),
                     "imageDetails": {
@@ -338,26 +345,51 @@ class WorkflowModel(BaseBackend):
         self.run_logs.write(engine_stream(run["id"]), engine)
 
     def _run_completed(self, run: Record) -> None:
-        params = _flat_parameters(run.get("parameters"))
-        base = run["runOutputUri"]
         engine = []
         for task in self.records("run_task", runId=run["id"]):
-            task.update(status="COMPLETED", stopTime=now())
-            self.run_logs.write(task["logStream"], [f"Task {task['name']} completed: exit code 0"])
-            engine.append(f"Task {task['name']} ({task['taskId']}) completed")
-            names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
-            for name in names or [f"{task['name']}.out"]:
-                self.s3.write(
-                    f"{base}/out/{task['name']}/{name.split('/')[-1]}",
-                    _output_content(name, run, task["name"]),
-                )
+            engine.append(self._complete_task(run, task))
+        self._cache_completed_tasks(run)
+        base = run["runOutputUri"]
         self.s3.write(
             f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
         )
         self.run_logs.write(engine_stream(run["id"]), [*engine, f"Run {run['id']} completed"])
 
+    def _complete_task(self, run: Record, task: Record) -> str:
+        """A task ends well: its declared outputs are written under the run's output URI."""
+        if task["status"] == "COMPLETED":  # a cache hit
+            return f"Task {task['name']} ({task['taskId']}) completed from the cache"
+        task.update(status="COMPLETED", stopTime=now())
+        self.run_logs.write(task["logStream"], [f"Task {task['name']} completed: exit code 0"])
+        params = _flat_parameters(run.get("parameters"))
+        names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
+        for name in names or [f"{task['name']}.out"]:
+            self.s3.write(
+                f"{run['runOutputUri']}/out/{task['name']}/{name.split('/')[-1]}",
+                _output_content(name, run, task["name"]),
+            )
+        return f"Task {task['name']} ({task['taskId']}) completed"
+
+    def _cache_key(self, run: Record, task_name: str) -> tuple[str, str, str, str]:
+        return (run["cacheId"], run["digest"], task_name, json.dumps(run.get("parameters"), sort_keys=True))
+
+    def _cache_completed_tasks(self, run: Record) -> None:
+        """Call caching: CACHE_ALWAYS keeps every run's completed tasks, CACHE_ON_FAILURE a failed run's."""
+        if not run.get("cacheId"):
+            return
+        behavior = run.get("cacheBehavior") or self.get_run_cache({"id": run["cacheId"]})["cacheBehavior"]
+        if behavior != "CACHE_ALWAYS" and run["status"] != "FAILED":
+            return
+        if run.get("failureReason") in ("FILE_SYSTEM_OUT_OF_SPACE", "RUN_TIMED_OUT"):  # the service keeps none
+            return
+        location = self.get_run_cache({"id": run["cacheId"]})["cacheS3Uri"].rstrip("/")
+        for task in self.records("run_task", runId=run["id"]):
+            if task["status"] == "COMPLETED" and not task["cacheHit"]:
+                self.cache_entries[self._cache_key(run, task["name"])] = f"{location}/{run['uuid']}/{task['name']}"
+
     def on_forced_end(self, kind: str, record: Record, rule: Outcome | None = None) -> None:
-        """A run that fails fails in one task (the rule's, or the first still running); the others stop."""
+        """A run fails in one task (the rule's, or the first running): tasks run in definition order, so the
+        ones before it completed; the others stop."""
         super().on_forced_end(kind, record, rule)
         if kind != "run" or record["status"] not in RUN_TERMINAL:
             return
@@ -367,16 +399,22 @@ class WorkflowModel(BaseBackend):
             failing = next((t for t in running if rule and t["name"] == rule.task), running[0])
         reason = ": ".join(p for p in (record.get("failureReason"), record.get("statusMessage")) if p)
         engine = []
+        before_failing = failing is not None
         for task in running:
             if task is failing:
+                before_failing = False
                 task.update(status="FAILED", stopTime=now(), failureReason=record.get("failureReason") or "")
                 task.update(statusMessage=record.get("statusMessage") or "")
                 lines = (rule.log_lines if rule and rule.log_lines else None) or [reason or "task failed"]
                 self.run_logs.write(task["logStream"], [*lines, f"Task {task['name']} failed: exit code 1"])
                 engine.append(f"Task {task['name']} ({task['taskId']}) failed: {reason or 'exit code 1'}")
+            elif before_failing:
+                engine.append(self._complete_task(record, task))
             else:
                 task.update(status="CANCELLED", stopTime=now())
                 engine.append(f"Task {task['name']} ({task['taskId']}) cancelled")
+        if record["status"] == "FAILED":
+            self._cache_completed_tasks(self.table("run").get(record["id"], record))
         ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
         self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
 
