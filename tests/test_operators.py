@@ -192,6 +192,28 @@ def test_retry_with_cache_without_a_cache_is_refused_at_parse(run_dag, emulator)
     assert emulator.request_counts() == {}
 
 
+def test_a_ready2run_workflow_runs_from_the_catalogue(run_dag, inputs, emulator, omics, output):
+    catalogue = omics.list_workflows(type="READY2RUN")["items"]
+    (gatk,) = [w for w in catalogue if w["name"] == "GATK-BP Germline fq2vcf for 30x genome"]
+    assert omics.list_workflows()["items"] == []  # the account's own workflows: none yet
+    pairs = [{"read_group": "rg1", "fastq_1": "s3://genomics/reads/s1_R1.fastq", "platform": "illumina"}]
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(
+            task_id="run", workflow_id="{gatk["id"]}", workflow_type="READY2RUN", role_arn=ROLE,
+            output_uri="s3://genomics/runs/", waiter_delay=0.05, parameters={{"sample_name": "NA12878",
+                                                                               "fastq_pairs": {pairs}}})
+        OmicsStartRunOperator(
+            task_id="incomplete", workflow_id="{gatk["id"]}", workflow_type="READY2RUN", role_arn=ROLE,
+            output_uri="s3://genomics/runs/", waiter_delay=0.05, parameters={{"sample_name": "NA12878"}})
+    """)
+    assert tis["run"].state == "success"
+    assert xcom(tis["run"])["workflowType"] == "READY2RUN"
+    assert [t["name"] for t in xcom(tis["run"])["summary"]["tasks"]][-1] == "HaplotypeCaller"
+    assert tis["incomplete"].state == "failed"
+    assert "required parameter fastq_pairs missing" in output()
+
+
 STRICT_WORKFLOW_AND_RUN = """
 with DAG("test_dag", schedule=None, start_date=START) as dag:
     workflow = OmicsCreateWorkflowOperator(

@@ -9,6 +9,7 @@ import re
 import zipfile
 from typing import Any
 
+from . import ready2run
 from .base import (
     ACCOUNT_ID,
     BaseBackend,
@@ -122,6 +123,8 @@ class WorkflowModel(BaseBackend):
         self.run_logs = RunLogs(self.region)
         # Call caching: (cacheId, workflow digest, task name, parameters) -> the cached task's outputs URI
         self.cache_entries: dict[tuple[str, str, str, str], str] = {}
+        for workflow in ready2run.workflows(self.region):
+            self.add("workflow", {**workflow, "creationTime": now()})
 
     # ---- workflows -----------------------------------------------------------------------------
     def _definition(self, p: dict[str, Any]) -> bytes:
@@ -180,7 +183,8 @@ class WorkflowModel(BaseBackend):
         return self.get("workflow", p["id"], "Workflow")
 
     def list_workflows(self, p: dict[str, Any]) -> Record:
-        return {"items": self.records("workflow", name=p.get("name"), type=p.get("type"))}
+        # Without a type, the account's own workflows; READY2RUN lists the catalogue.
+        return {"items": self.records("workflow", name=p.get("name"), type=p.get("type") or "PRIVATE")}
 
     def update_workflow(self, p: dict[str, Any]) -> Record:
         workflow = self.get_workflow(p)
