@@ -6,6 +6,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -328,6 +329,49 @@ def test_a_run_whose_s3_input_is_missing_fails_after_starting(omics, s3, logs, w
     assert omics.list_run_tasks(id=run["id"])["items"] == []  # no task started
     engine = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}/engine")
     assert "INPUT_URI_NOT_FOUND" in engine["events"][-1]["message"]
+
+
+def test_a_run_group_holds_runs_over_max_runs_in_pending(emulator, omics, workflow_id):
+    emulator.backend.step_seconds = 0.2
+    group = omics.create_run_group(name="one-at-a-time", maxRuns=1, requestId="g")["id"]
+    runs = [
+        omics.start_run(
+            workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", runGroupId=group, requestId=f"r{i}"
+        )["id"]
+        for i in range(3)
+    ]
+    most = 0
+    while {omics.get_run(id=r)["status"] for r in runs} != {"COMPLETED"}:
+        busy = [r for r in omics.list_runs(runGroupId=group)["items"] if r["status"] in ("STARTING", "RUNNING")]
+        most = max(most, len(busy))
+    assert most == 1
+    described = sorted((omics.get_run(id=r) for r in runs), key=lambda r: r["startTime"])
+    assert all(later["startTime"] >= earlier["stopTime"] for earlier, later in itertools.pairwise(described))
+
+
+def test_a_run_longer_than_its_group_allows_fails_timed_out(emulator, omics, workflow_id, monkeypatch):
+    from airflow_provider_omics.emulator.models import base, workflows
+
+    class Clock:
+        offset = 0.0
+
+        def time(self) -> float:
+            return time.time() + self.offset
+
+    clock = Clock()
+    monkeypatch.setattr(base, "time", clock)
+    monkeypatch.setattr(workflows, "time", clock)
+    emulator.backend.step_seconds = 100  # a run of 300 s: RUNNING from 200 s
+    group = omics.create_run_group(name="short", maxDuration=1, requestId="g")["id"]
+    run = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", runGroupId=group, requestId="long"
+    )["id"]
+    clock.offset = 201
+    assert omics.get_run(id=run)["status"] == "RUNNING"
+    clock.offset = 262
+    failed = omics.get_run(id=run)
+    assert (failed["status"], failed["failureReason"]) == ("FAILED", "RUN_TIMED_OUT")
+    assert failed["statusMessage"] == "Run timed out after 1 minutes"
 
 
 def test_direct_upload_round_trip(omics, store_id):

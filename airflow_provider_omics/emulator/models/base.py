@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,10 @@ class OmicsError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class Postpone(Exception):
+    """Raised by a job's step that cannot happen yet (a run group at its limit): it and the rest wait a step."""
 
 
 class JobFailed(Exception):
@@ -197,10 +201,16 @@ class BaseBackend:
         return self.tokens[key]
 
     # ---- the clock ---------------------------------------------------------------------------
-    def schedule(self, kind: str, record: Record, statuses: Iterable[str | tuple[str, OnEnter | None]]) -> None:
-        """Move ``record`` through ``statuses``, one every ``step_seconds``; the last is final."""
+    def schedule(
+        self,
+        kind: str,
+        record: Record,
+        statuses: Iterable[str | tuple[str, OnEnter | None]],
+        start: float | None = None,
+    ) -> None:
+        """Move ``record`` through ``statuses``, one every ``step_seconds`` from ``start``; the last is final."""
         plan = [s if isinstance(s, tuple) else (s, None) for s in statuses]
-        start = time.time()
+        start = time.time() if start is None else start
         for index, (status, on_enter) in enumerate(plan, start=1):
             step = _Step(
                 start + index * self.step_seconds,
@@ -212,6 +222,15 @@ class BaseBackend:
                 final=index == len(plan),
             )
             self.steps.append(step)
+        self.steps.sort()
+
+    def _postpone(self, step: _Step, now_: float) -> None:
+        """The step, and every later step of its job, one step later than now."""
+        shift = now_ + self.step_seconds - step.due
+        later = [s for s in self.steps if s.kind == step.kind and s.ident == step.ident]
+        self.cancel_steps(step.kind, step.ident)
+        for moved in [step, *later]:
+            self.steps.append(replace(moved, due=moved.due + shift, seq=next(self._seq)))
         self.steps.sort()
 
     def cancel_steps(self, kind: str, ident: str) -> None:
@@ -236,6 +255,9 @@ class BaseBackend:
             if step.on_enter is not None:
                 try:
                     status = step.on_enter(record) or status
+                except Postpone:
+                    self._postpone(step, now_)
+                    continue
                 except Exception as exc:  # never leave a job stuck in progress: it fails, saying why
                     self.cancel_steps(step.kind, step.ident)
                     message = exc.message if isinstance(exc, OmicsError | JobFailed) else f"{type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import time
 import zipfile
 from typing import Any
 
@@ -15,6 +16,7 @@ from .base import (
     BaseBackend,
     JobFailed,
     Outcome,
+    Postpone,
     Record,
     conflict,
     invalid,
@@ -25,6 +27,7 @@ from .base import (
 from .run_logs import RunLogs, engine_stream, task_stream
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
+RUN_CPUS = 2  # each emulated task takes 2 vCPUs, and a run's tasks run one after the other
 ENGINES = {".wdl": "WDL", ".nf": "NEXTFLOW", ".cwl": "CWL"}
 _TASK = {
     "WDL": re.compile(r"^\s*task\s+(\w+)", re.M),
@@ -299,7 +302,9 @@ class WorkflowModel(BaseBackend):
         return run
 
     def _stage_inputs(self, run: Record) -> None:
-        """The service copies every S3 input before the first task: one that is not there fails the run."""
+        """A run starts once its run group has room; the service then copies every S3 input before the
+        first task: one that is not there fails the run."""
+        self._admit(run)
         for uri in _s3_uris(run.get("parameters")):
             if not uri.endswith("/") and self.s3.read(uri) is None:
                 raise JobFailed(
@@ -308,8 +313,25 @@ class WorkflowModel(BaseBackend):
                     "role can access the object.",
                 )
 
+    def _admit(self, run: Record) -> None:
+        """A run group's maxRuns and maxCpus hold runs in PENDING until runs of the group end."""
+        group = self.table("run_group").get(run.get("runGroupId") or "")
+        if group is None:
+            return
+        started = [
+            r
+            for r in self.records("run", runGroupId=group["id"])
+            if r["status"] in ("STARTING", "RUNNING", "STOPPING") and r["id"] != run["id"]
+        ]
+        cpus = RUN_CPUS * (len(started) + 1)
+        if (group.get("maxRuns") and len(started) >= group["maxRuns"]) or (
+            group.get("maxCpus") and cpus > group["maxCpus"]
+        ):
+            raise Postpone()
+
     def _run_started(self, run: Record) -> None:
         run["startTime"] = now()
+        self._limit_duration(run)
         engine = [f"Run {run['id']} started: workflow {run.get('workflowName') or run['workflowId']}"]
         for task in run["_tasks"]:
             ident = self.numeric_id(7)
@@ -358,6 +380,20 @@ class WorkflowModel(BaseBackend):
             f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
         )
         self.run_logs.write(engine_stream(run["id"]), [*engine, f"Run {run['id']} completed"])
+
+    def _limit_duration(self, run: Record) -> None:
+        """A run group's maxDuration (minutes): a run still going then fails with RUN_TIMED_OUT."""
+        group = self.table("run_group").get(run.get("runGroupId") or "")
+        limit = group.get("maxDuration") if group else None
+        end = next((s.due for s in self.steps if s.kind == "run" and s.ident == run["id"] and s.final), None)
+        if not limit or end is None or end - time.time() <= limit * 60:
+            return
+
+        def timed_out(record: Record) -> None:
+            raise JobFailed("RUN_TIMED_OUT", f"Run timed out after {limit} minutes")
+
+        self.cancel_steps("run", run["id"])
+        self.schedule("run", run, [("FAILED", timed_out)], start=time.time() + limit * 60 - self.step_seconds)
 
     def _complete_task(self, run: Record, task: Record) -> str:
         """A task ends well: its declared outputs are written under the run's output URI."""
