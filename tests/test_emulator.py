@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pathlib
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from conftest import ROLE_ARN
 from tour import FASTQ_1, put_inputs, workflow_zip
 from waiting import status_in, until
 
+from airflow_provider_omics.operators.workflows import zip_definition
+
+EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
 REFERENCE_ARN = "arn:aws:omics:us-east-1:123456789012:referenceStore/1234567890/reference/1234567890"
 
 
@@ -372,6 +376,22 @@ def test_a_run_longer_than_its_group_allows_fails_timed_out(emulator, omics, wor
     failed = omics.get_run(id=run)
     assert (failed["status"], failed["failureReason"]) == ("FAILED", "RUN_TIMED_OUT")
     assert failed["statusMessage"] == "Run timed out after 1 minutes"
+
+
+def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(omics):
+    definition, main = zip_definition(str(EXAMPLES / "workflows"))
+    workflow = omics.create_workflow(name="vc", definitionZip=definition, main=main, requestId="vc")["id"]
+    until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
+    run = omics.start_run(workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="vc")
+    done = until(lambda: omics.get_run(id=run["id"]), status_in("COMPLETED", "FAILED"))
+
+    tasks = omics.list_run_tasks(id=run["id"])["items"]
+    assert [(t["name"], t["cpus"], t["memory"], t["instanceType"]) for t in tasks] == [
+        ("align", 2, 4, "omics.c.large"),
+        ("call_variants", 4, 16, "omics.m.xlarge"),
+    ]
+    times = [done["startTime"]] + [moment for t in tasks for moment in (t["startTime"], t["stopTime"])]
+    assert times == sorted(times) and times[-1] <= done["stopTime"]
 
 
 def test_direct_upload_round_trip(omics, store_id):

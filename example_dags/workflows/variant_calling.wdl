@@ -39,6 +39,6 @@ task call_variants {
   command <<<
     bcftools mpileup -f ~{reference} ~{bam} | bcftools call -mv -o ~{sample_name}.vcf
   >>>
-  runtime { docker: "biocontainers/bcftools:latest"  cpu: 2  memory: "4 GiB" }
+  runtime { docker: "biocontainers/bcftools:latest"  cpu: 4  memory: "16 GiB" }
   output { File vcf = "~{sample_name}.vcf" }
 }

@@ -144,6 +144,7 @@ class BaseBackend:
         self.steps: list[_Step] = []
         self._seq = itertools.count()
         self._created = itertools.count()
+        self.step_time: float | None = None
         # Called after every advance: for state derived from other records (a batch from its runs).
         self.watchers: list[Callable[[], None]] = []
 
@@ -224,6 +225,10 @@ class BaseBackend:
             self.steps.append(step)
         self.steps.sort()
 
+    def step_moment(self) -> datetime:
+        """When the step being applied happened (the clock is lazy: earlier than now)."""
+        return datetime.fromtimestamp(self.step_time, UTC) if self.step_time else now()
+
     def _postpone(self, step: _Step, now_: float) -> None:
         """The step, and every later step of its job, one step later than now."""
         shift = now_ + self.step_seconds - step.due
@@ -252,6 +257,7 @@ class BaseBackend:
                 self.on_forced_end(step.kind, record, rule)
                 continue
             status = step.status
+            self.step_time = step.due
             if step.on_enter is not None:
                 try:
                     status = step.on_enter(record) or status
@@ -266,6 +272,7 @@ class BaseBackend:
                     self.on_forced_end(step.kind, record)
                     continue
             self.set_status(record, status, final=step.final, at=step.due)
+        self.step_time = None
         for watch in self.watchers:
             watch()
 

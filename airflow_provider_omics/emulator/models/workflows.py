@@ -36,6 +36,9 @@ _TASK = {
 }
 # WDL output declarations in a task: File vcf = "~{sample}.vcf"
 _WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
+# WDL runtime settings of a task: cpu: 4, memory: "8 GiB"
+_CPU = re.compile(r"\bcpu\s*:\s*\"?(\d+)")
+_MEMORY = re.compile(r"\bmemory\s*:\s*\"(\d+)\s*G")
 _PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
 
 
@@ -64,8 +67,27 @@ def _tasks(engine: str, text: str) -> list[dict[str, Any]]:
     tasks = []
     for index, match in enumerate(found):
         body = text[match.end() : found[index + 1].start() if index + 1 < len(found) else len(text)]
-        tasks.append({"name": match.group(1), "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else []})
+        cpus = int(found_cpus.group(1)) if (found_cpus := _CPU.search(body)) else 2
+        memory = int(found_memory.group(1)) if (found_memory := _MEMORY.search(body)) else 2 * cpus
+        tasks.append(
+            {
+                "name": match.group(1),
+                "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else [],
+                "cpus": cpus,
+                "memory": memory,
+                "instanceType": instance_type(cpus, memory),
+            }
+        )
     return tasks
+
+
+def instance_type(cpus: int, memory: int) -> str:
+    """The smallest HealthOmics instance with the CPUs and GiB a task asks for (c: 2, m: 4, r: 8 GiB a vCPU)."""
+    per_cpu = memory / max(cpus, 1)
+    family = "c" if per_cpu <= 2 else "m" if per_cpu <= 4 else "r"
+    sizes = [(2, "large"), (4, "xlarge"), (8, "2xlarge"), (16, "4xlarge"), (32, "8xlarge"), (48, "12xlarge")]
+    size = next((name for vcpus, name in sizes if vcpus >= cpus), "16xlarge")
+    return f"omics.{family}.{size}"
 
 
 def _flat_parameters(parameters: Any) -> dict[str, str]:
@@ -330,7 +352,7 @@ class WorkflowModel(BaseBackend):
             raise Postpone()
 
     def _run_started(self, run: Record) -> None:
-        run["startTime"] = now()
+        run["startTime"] = self.step_moment()
         self._limit_duration(run)
         engine = [f"Run {run['id']} started: workflow {run.get('workflowName') or run['workflowId']}"]
         for task in run["_tasks"]:
@@ -339,7 +361,10 @@ class WorkflowModel(BaseBackend):
             if cached:
                 engine.append(f"Task {task['name']} ({ident}) cache hit: {cached}")
             else:
-                engine.append(f"Task {task['name']} ({ident}) started on omics.c.large: 2 vCPUs, 4 GiB")
+                engine.append(
+                    f"Task {task['name']} ({ident}) started on {task.get('instanceType', 'omics.c.large')}: "
+                    f"{task.get('cpus', 2)} vCPUs, {task.get('memory', 4)} GiB"
+                )
                 self.run_logs.write(task_stream(run["id"], ident), [f"Task {task['name']} started"])
             self.add(
                 "run_task",
@@ -349,15 +374,15 @@ class WorkflowModel(BaseBackend):
                     "name": task["name"],
                     "status": "COMPLETED" if cached else "RUNNING",
                     "statusMessage": "",
-                    "cpus": 2,
-                    "memory": 4,
+                    "cpus": task.get("cpus", 2),
+                    "memory": task.get("memory", 4),
                     "gpus": 0,
-                    "instanceType": "omics.c.large",
+                    "instanceType": task.get("instanceType", "omics.c.large"),
                     "cacheHit": bool(cached),
                     "cacheS3Uri": cached,
-                    "creationTime": now(),
-                    "startTime": now(),
-                    "stopTime": now() if cached else None,
+                    "creationTime": run["startTime"],
+                    "startTime": run["startTime"],
+                    "stopTime": run["startTime"] if cached else None,
                     "logStream": f"run/{run['id']}/task/{ident}",
                     "uuid": self.uuid(),
                     "imageDetails": {
@@ -372,8 +397,17 @@ class WorkflowModel(BaseBackend):
 
     def _run_completed(self, run: Record) -> None:
         engine = []
-        for task in self.records("run_task", runId=run["id"]):
+        tasks = self.records("run_task", runId=run["id"])
+        computed = [task for task in tasks if not task["cacheHit"]]
+        # Tasks ran one after the other while the run was RUNNING: each gets its share of that time.
+        began, ended = run["startTime"], self.step_moment()
+        share = (ended - began) / max(len(computed), 1)
+        for index, task in enumerate(computed):
+            task["startTime"] = began + index * share
+        for task in tasks:
             engine.append(self._complete_task(run, task))
+            if not task["cacheHit"]:
+                task["stopTime"] = task["startTime"] + share
         self._cache_completed_tasks(run)
         base = run["runOutputUri"]
         self.s3.write(
