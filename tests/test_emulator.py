@@ -291,8 +291,16 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
         "java.lang.OutOfMemoryError: Java heap space",
         "Task call_variants failed: exit code 1",
     ]
-    engine = lines(omics.get_run(id=run["id"])["logLocation"]["engineLogStream"])
+    described = omics.get_run(id=run["id"])
+    engine = lines(described["logLocation"]["engineLogStream"])
     assert engine[0].startswith(f"Run {run['id']} started")
+    manifest = [json.loads(line) for line in lines(f"manifest/run/{run['id']}/{described['uuid']}")]
+    assert [(m.get("name"), m["status"]) for m in manifest] == [
+        ("align", "COMPLETED"),
+        ("call_variants", "FAILED"),
+        (None, "FAILED"),
+    ]
+    assert manifest[-1]["runId"] == run["id"] and manifest[0]["instanceType"] == "omics.c.large"
     assert engine[-1] == f"Run {run['id']} failed: OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory"
 
 

@@ -1,7 +1,8 @@
 """What runs write to CloudWatch Logs, as the service writes it: moto's Logs, served on the same port.
 
 The service writes each run's engine log to ``/aws/omics/WorkflowLog``, stream ``run/<id>/engine``,
-and each task's output to ``run/<id>/task/<taskId>`` (the ``logStream`` of ``GetRunTask``).
+each task's output to ``run/<id>/task/<taskId>`` (the ``logStream`` of ``GetRunTask``), and when the
+run ends its manifest to ``manifest/run/<id>/<uuid>``: one JSON line per task, then one for the run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ def engine_stream(run_id: str) -> str:
 
 def task_stream(run_id: str, task_id: str) -> str:
     return f"run/{run_id}/task/{task_id}"
+
+
+def manifest_stream(run_id: str, uuid: str) -> str:
+    return f"manifest/run/{run_id}/{uuid}"
 
 
 class RunLogs:

@@ -24,7 +24,7 @@ from .base import (
     now,
     split_s3_uri,
 )
-from .run_logs import RunLogs, engine_stream, task_stream
+from .run_logs import RunLogs, engine_stream, manifest_stream, task_stream
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
 RUN_CPUS = 2  # each emulated task takes 2 vCPUs, and a run's tasks run one after the other
@@ -111,6 +111,10 @@ def _check_parameters(workflow_id: str, template: Any, parameters: Any) -> None:
     missing = sorted(name for name, spec in template.items() if not (spec or {}).get("optional") and name not in given)
     if missing:
         raise invalid(f"parameters: required parameter {', '.join(missing)} missing for workflow {workflow_id}")
+
+
+def _times(record: Record) -> dict[str, Any]:
+    return {k: record[k].isoformat() for k in ("startTime", "stopTime") if record.get(k)}
 
 
 def _s3_uris(value: Any) -> list[str]:
@@ -414,6 +418,18 @@ class WorkflowModel(BaseBackend):
             f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
         )
         self.run_logs.write(engine_stream(run["id"]), [*engine, f"Run {run['id']} completed"])
+        self._write_manifest(run, "COMPLETED")
+
+    def _write_manifest(self, run: Record, status: str) -> None:
+        """The run manifest: what each task used, then the run, as JSON lines."""
+        fields = ("name", "taskId", "status", "cpus", "memory", "gpus", "instanceType", "cacheHit")
+        lines = [
+            json.dumps({**{k: task.get(k) for k in fields}, **_times(task)}, default=str)
+            for task in self.records("run_task", runId=run["id"])
+        ]
+        summary = {"arn": run["arn"], "runId": run["id"], "workflow": run.get("workflowId"), "status": status}
+        lines.append(json.dumps({**summary, "parameters": run.get("parameters"), **_times(run)}, default=str))
+        self.run_logs.write(manifest_stream(run["id"], run["uuid"]), lines)
 
     def _limit_duration(self, run: Record) -> None:
         """A run group's maxDuration (minutes): a run still going then fails with RUN_TIMED_OUT."""
@@ -491,6 +507,7 @@ class WorkflowModel(BaseBackend):
             self._cache_completed_tasks(self.table("run").get(record["id"], record))
         ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
         self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
+        self._write_manifest(self.table("run").get(record["id"], record), record["status"])
 
     def get_run(self, p: dict[str, Any]) -> Record:
         return self.get("run", p["id"], "Run")
