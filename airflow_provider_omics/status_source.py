@@ -198,9 +198,12 @@ class Rounds:
         answers: dict[JobKey, Answer] = {}
         for part in await asyncio.gather(*(self._look_in(sweep, scope, jobs) for scope, jobs in scopes.items())):
             answers.update(part)
-        for key, answer in answers.items():
-            if sweep.narrow_by and not isinstance(answer, Exception):
-                self.learned[key] = {name: answer.get(name) for name in sweep.narrow_by}
+        if sweep.narrow_by:  # what this round showed of the jobs still waited on (finished ones are forgotten)
+            self.learned = {
+                key: {name: answer.get(name) for name in sweep.narrow_by}
+                for key, answer in answers.items()
+                if not isinstance(answer, Exception)
+            }
         return answers
 
     async def _look_in(self, sweep: Sweep, scope: JobKey, jobs: dict[JobKey, dict[str, Any]]) -> dict[JobKey, Answer]:

@@ -153,6 +153,27 @@ async def test_analytics_import_waits_are_listed_twenty_ids_a_call(emulator, omi
     assert listed and emulator.request_counts()["GetVariantImportJob"] == 25
 
 
+async def test_waits_on_the_runs_of_one_batch_list_that_batch_only(emulator, omics):
+    emulator.backend.step_seconds = 0.5
+    workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")["id"]
+    until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
+    batch = omics.start_run_batch(
+        batchName="plate",
+        defaultRunSetting={"workflowId": workflow, "roleArn": ROLE_ARN, "outputUri": "s3://genomics/runs/"},
+        batchRunSettings={"inlineSettings": [{"runSettingId": f"s{i}"} for i in range(8)]},
+        requestId="plate",
+    )["id"]
+    runs = until(lambda: omics.list_runs_in_batch(batchId=batch), lambda r: len(r["runs"]) == 8)["runs"]
+
+    events = await fire_all(run_waits([r["runId"] for r in runs], delay=0.3))
+
+    assert {payload["job_status"] for payload, _ in events} == {"COMPLETED"}
+    listings = [r["query"] for r in emulator.requests() if r["operation"] == "ListRuns"]
+    # Once a sweep has shown that every waited run is of one batch, the sweeps list that batch alone.
+    assert any(f"batchId={batch}" in query for query in listings)
+    assert "batchId" not in listings[0]
+
+
 async def test_a_refused_listing_falls_back_to_describes_and_says_so(start_runs, emulator, caplog):
     emulator.backend.step_seconds = 0.3
     runs = start_runs(12)

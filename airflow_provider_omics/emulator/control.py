@@ -138,9 +138,10 @@ class Control:
         with self.lock:
             return next((error for f in self.faults if (error := f.fire(operation)) is not None), None)
 
-    def record(self, operation: str, status: int, outcome: str) -> None:
+    def record(self, operation: str, status: int, outcome: str, query: str = "") -> None:
+        entry = {"operation": operation, "time": time.time(), "status": status, "outcome": outcome, "query": query}
         with self.lock:
-            self.log.append({"operation": operation, "time": time.time(), "status": status, "outcome": outcome})
+            self.log.append(entry)
 
     # ---- the API -------------------------------------------------------------------------------
     def requests(self) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class EmulatorApp:
                 OmicsError("InternalServerException", f"{type(exc).__name__}: {exc}")
             )
             outcome = "InternalServerException"
-        self.control.record(op.name, status, outcome)
+        self.control.record(op.name, status, outcome, request.query_string.decode(errors="replace"))
         return Response(body, status, headers)
 
 
