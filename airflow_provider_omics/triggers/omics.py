@@ -26,11 +26,13 @@ class OmicsJobTrigger(BaseTrigger):
     """Wait, without a worker slot, until a HealthOmics job of any kind ends (or several of one kind).
 
     Fires once with an ``events.JobEvent``: ``{"status": "success" | "failure" | "timeout", "job_status",
-    "message", "described", "kind", "ids"}``. Throttled or transiently failing polls back off and poll
-    again later; they never fail the wait. When the deferred task is marked failed or succeeded, the
-    job is cancelled if its kind can be; when it is cleared, the job goes on and the task's new try
-    re-attaches to it. Airflow 3.3+ tells the trigger (``on_kill``); before 3.3 the trigger's
-    ``cleanup`` asks the task's state, so a triggerer restart (the task still deferred) cancels nothing.
+    "message", "described", "kind", "ids"}``. The waits of one connection in a triggerer are answered
+    together, within the service's quotas (``status_source.py``). Throttled or transiently failing
+    polls back off and poll again later; they never fail the wait. When the deferred task is marked
+    failed or succeeded, the job is cancelled if its kind can be; when it is cleared, the job goes on
+    and the task's new try re-attaches to it. Airflow 3.3+ tells the trigger (``on_kill``); before 3.3
+    the trigger's ``cleanup`` asks the task's state, so a triggerer restart (the task still deferred)
+    cancels nothing.
     """
 
     def __init__(
