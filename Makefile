@@ -3,7 +3,7 @@
 #   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
 #   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
 #   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
-#   make bench         the benchmarks (about an hour; BENCH_ARGS=--quick for a few minutes): figures, no asserts
+#   make bench         the benchmarks (about 90 minutes; BENCH_ARGS=--quick for a few): figures, no asserts
 #   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
 PYTHON ?= python3
 # Airflow 3.0 is tested on Python 3.12 where the machine has one that runs (as Amazon MWAA runs it),
