@@ -17,9 +17,19 @@ from urllib.parse import quote
 
 from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.jobs import JOB_KINDS
 
 LOG_GROUP = "/aws/omics/WorkflowLog"
 DEFAULT_LOG_LINES = 50
+MAX_LOG_LINES = 10_000
+
+
+def check_arguments(owner: str, include_logs: Any, log_lines: Any) -> None:
+    """Fail at DAG parse on report settings that could not work (the operators' and sensors' alike)."""
+    if not isinstance(include_logs, bool):
+        raise ValueError(f"{owner}: include_logs must be True or False, got {include_logs!r}")
+    if isinstance(log_lines, bool) or not isinstance(log_lines, int) or not 0 < log_lines <= MAX_LOG_LINES:
+        raise ValueError(f"{owner}: log_lines must be an integer from 1 to {MAX_LOG_LINES}, got {log_lines!r}")
 
 
 @contextlib.contextmanager
@@ -56,7 +66,7 @@ def failure_report(
             task = hook.call("GetRunTask", id=run_id, taskId=item["taskId"])
         except Exception as error:
             task = {**item, "statusMessage": f"(not described: {_why(error)})"}
-        why = ": ".join(p for p in (task.get("failureReason"), task.get("statusMessage")) if p) or "no message"
+        why = JOB_KINDS["run_task"].message_of(task) or "no message"
         lines.append(f"- task {task.get('name')} ({task['taskId']}) {task.get('status')}: {why}")
         stream = task.get("logStream") or f"run/{run_id}/task/{task['taskId']}"
         if logs is not None:
@@ -106,7 +116,7 @@ def batch_report(hook: OmicsHook, batch_id: str) -> str:
     unfinished = {setting: run for setting, run in runs.items() if run["status"] != "COMPLETED"}
     lines = [f"{len(unfinished)} of {len(runs)} runs did not complete:"]
     for setting, run in unfinished.items():
-        why = ": ".join(p for p in (run.get("failureReason"), run.get("statusMessage")) if p) or "no message"
+        why = JOB_KINDS["run"].message_of(run) or "no message"
         lines.append(f"- {setting} (run {run['runId'] or 'not started'}) {run['status']}: {why}")
     return "\n".join(lines)
 

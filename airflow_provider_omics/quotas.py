@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_omics.jobs import JOB_KINDS
+from airflow_provider_omics.service_model import service_model
 
 RUN_TPS = 10.0  # GetRun, ListRuns, GetRunTask, ListRunTasks
 STORAGE_JOB_TPS = 5.0  # Get/List of read-set and reference import, export and activation jobs
@@ -44,8 +45,6 @@ def quotas_from_extra(extra: Mapping[str, Any]) -> dict[str, float]:
     given = extra.get(CONNECTION_EXTRA) or {}
     if not isinstance(given, Mapping):
         raise ValueError(f"connection extra {CONNECTION_EXTRA}: must be an object of operation: requests per second")
-    from airflow_provider_omics.service_model import service_model
-
     for operation, rate in given.items():
         if operation not in service_model().operation_names:
             raise ValueError(f"connection extra {CONNECTION_EXTRA}: {operation!r} is not an omics operation")

@@ -463,6 +463,8 @@ def test_a_deferrable_import_rides_out_throttling_right_after_it_starts(run_dag,
         ("waiter_delay", '"abc"', "waiter_delay must be a number of seconds >= 0, got 'abc'"),
         ("waiter_max_attempts", "0", "waiter_max_attempts must be an integer >= 1, got 0"),
         ("deferrable", '"yes"', "deferrable must be True or False, got 'yes'"),
+        ("log_lines", "0", "log_lines must be an integer from 1 to 10000, got 0"),
+        ("include_logs", '"no"', "include_logs must be True or False, got 'no'"),
     ],
 )
 def test_wait_arguments_are_checked_when_the_dag_is_parsed(run_dag, emulator, argument, value, message):

@@ -10,6 +10,7 @@ from tour import workflow_zip
 from waiting import status_in, until
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+from airflow_provider_omics.sensors.omics import OmicsRunSensor
 from airflow_provider_omics.status_source import JITTER
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
@@ -185,3 +186,15 @@ async def test_before_airflow_3_3_cleanup_cancels_only_when_a_user_ended_the_tas
     trigger.task_instance = ti
     await trigger.cleanup()  # what the triggerer calls on every exit of a trigger
     assert (emulator.request_counts().get("CancelRun") == 1) is cancelled
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ({"log_lines": 0}, "log_lines must be an integer from 1 to 10000, got 0"),
+        ({"include_logs": "no"}, "True or False"),
+    ],
+)
+def test_a_sensor_checks_its_report_settings_at_parse(argument, message):
+    with pytest.raises(ValueError, match=message):
+        OmicsRunSensor(task_id="wait", id="1234567", **argument)

@@ -127,13 +127,11 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             ("wait_for_completion", wait_for_completion),
             ("fail_on_partial_success", fail_on_partial_success),
             ("force_new_job", force_new_job),
-            ("include_logs", include_logs),
             ("deferrable", False if deferrable is None else deferrable),
         ]:
             if not isinstance(value, bool):
                 raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
-        if isinstance(log_lines, bool) or not isinstance(log_lines, int) or not 0 < log_lines <= 10_000:
-            raise ValueError(f"{owner}: log_lines must be an integer from 1 to 10000, got {log_lines!r}")
+        diagnostics.check_arguments(owner, include_logs, log_lines)
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.waiter_delay = waiter_delay

@@ -57,6 +57,7 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         super().__init__(**kwargs)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.fail_on_partial_success = fail_on_partial_success
+        diagnostics.check_arguments(f"{type(self).__name__} ({self.task_id})", include_logs, log_lines)
         self.include_logs = include_logs
         self.log_lines = log_lines
 

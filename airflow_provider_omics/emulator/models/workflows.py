@@ -10,6 +10,8 @@ import time
 import zipfile
 from typing import Any
 
+from airflow_provider_omics.jobs import JOB_KINDS
+
 from . import ready2run
 from .base import (
     ACCOUNT_ID,
@@ -339,9 +341,12 @@ class WorkflowModel(BaseBackend):
                     "role can access the object.",
                 )
 
+    def _run_group(self, run: Record) -> Record | None:
+        return self.table("run_group").get(run.get("runGroupId") or "")
+
     def _admit(self, run: Record) -> None:
         """A run group's maxRuns and maxCpus hold runs in PENDING until runs of the group end."""
-        group = self.table("run_group").get(run.get("runGroupId") or "")
+        group = self._run_group(run)
         if group is None:
             return
         started = [
@@ -433,7 +438,7 @@ class WorkflowModel(BaseBackend):
 
     def _limit_duration(self, run: Record) -> None:
         """A run group's maxDuration (minutes): a run still going then fails with RUN_TIMED_OUT."""
-        group = self.table("run_group").get(run.get("runGroupId") or "")
+        group = self._run_group(run)
         limit = group.get("maxDuration") if group else None
         end = next((s.due for s in self.steps if s.kind == "run" and s.ident == run["id"] and s.final), None)
         if not limit or end is None or end - time.time() <= limit * 60:
@@ -467,12 +472,12 @@ class WorkflowModel(BaseBackend):
         """Call caching: CACHE_ALWAYS keeps every run's completed tasks, CACHE_ON_FAILURE a failed run's."""
         if not run.get("cacheId"):
             return
-        behavior = run.get("cacheBehavior") or self.get_run_cache({"id": run["cacheId"]})["cacheBehavior"]
-        if behavior != "CACHE_ALWAYS" and run["status"] != "FAILED":
+        cache = self.get_run_cache({"id": run["cacheId"]})
+        if (run.get("cacheBehavior") or cache["cacheBehavior"]) != "CACHE_ALWAYS" and run["status"] != "FAILED":
             return
         if run.get("failureReason") in ("FILE_SYSTEM_OUT_OF_SPACE", "RUN_TIMED_OUT"):  # the service keeps none
             return
-        location = self.get_run_cache({"id": run["cacheId"]})["cacheS3Uri"].rstrip("/")
+        location = cache["cacheS3Uri"].rstrip("/")
         for task in self.records("run_task", runId=run["id"]):
             if task["status"] == "COMPLETED" and not task["cacheHit"]:
                 self.cache_entries[self._cache_key(run, task["name"])] = f"{location}/{run['uuid']}/{task['name']}"
@@ -487,7 +492,8 @@ class WorkflowModel(BaseBackend):
         failing = None
         if record["status"] == "FAILED" and running:
             failing = next((t for t in running if rule and t["name"] == rule.task), running[0])
-        reason = ": ".join(p for p in (record.get("failureReason"), record.get("statusMessage")) if p)
+        reason = JOB_KINDS["run"].message_of(record)
+        run = self.table("run").get(record["id"], record)  # ``record`` may be a copy (a cancellation's)
         engine = []
         before_failing = failing is not None
         for task in running:
@@ -504,10 +510,10 @@ class WorkflowModel(BaseBackend):
                 task.update(status="CANCELLED", stopTime=now())
                 engine.append(f"Task {task['name']} ({task['taskId']}) cancelled")
         if record["status"] == "FAILED":
-            self._cache_completed_tasks(self.table("run").get(record["id"], record))
+            self._cache_completed_tasks(run)
         ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
         self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
-        self._write_manifest(self.table("run").get(record["id"], record), record["status"])
+        self._write_manifest(run, record["status"])
 
     def get_run(self, p: dict[str, Any]) -> Record:
         return self.get("run", p["id"], "Run")
