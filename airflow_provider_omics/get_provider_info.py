@@ -29,7 +29,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": modules("hooks.omics"),
-        "operators": modules("operators.storage", "operators.workflows", "operators.analytics"),
+        "operators": modules(
+            "operators.storage",
+            "operators.workflows",
+            "operators.analytics",
+            "operators.transfers",
+            "operators.shares",
+        ),
         "sensors": modules("sensors.omics"),
         "triggers": modules("triggers.omics"),
         "extra-links": ["airflow_provider_omics.links.omics.OmicsConsoleLink"],

@@ -294,7 +294,7 @@ class Rounds:
             self.said_stretched = True
             log.warning(
                 "%d %s waits polled every %ss need more requests than the HealthOmics quotas allow "
-                "(connection extra %s); each is answered about every %.0fs instead",
+                "(connection extra %s); each is answered about every %.3gs instead",
                 len(self.waits),
                 self.job.label,
                 self.delay,

@@ -2,13 +2,16 @@
 
 ``run_summary`` (also ``OmicsHook.run_summary``, and ``summary`` in ``OmicsStartRunOperator``'s XCom)
 reads the run, its tasks (``ListRunTasks``: CPUs, memory, GPUs, instance type, start and stop) and the
-objects under its ``runOutputUri``, so the next task needs no S3 listing. A cost is estimated only from
+objects under its ``runOutputUri``, so the next task needs no S3 listing. A cost is estimated from the
 prices the caller gives (``price_table``: USD per hour of each instance type, and per GiB-hour of run
-storage); with a price missing, the figures come without a cost, never with an invented one.
+storage) or else from the AWS Price List API (``pricing:GetProducts``, service ``AmazonOmics``, the run's
+region). With a price missing or the price list unreadable, the figures come without a cost and say why,
+never with an invented one.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,8 +19,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_omics.hooks.omics import OmicsHook
 
-# Keys of a price table besides instance types: USD per GiB-hour of a run's storage.
-STORAGE_PRICES = {"STATIC": "static_storage_gib_hour", "DYNAMIC": "dynamic_storage_gib_hour"}
+# The key of a price table besides instance types: USD per GiB-hour of STATIC run storage.
+STORAGE_PRICE = "static_storage_gib_hour"
+# The Price List API answers from us-east-1 (and two other regions) for every region's prices.
+PRICING_REGION = "us-east-1"
+# Price-list resource types that are not instance types, and their key in a price table.
+PRICE_LIST_NAMES = {"Run Storage": STORAGE_PRICE}
 
 
 def run_summary(
@@ -42,8 +49,8 @@ def run_summary(
         for item in hook.paginate("ListRunTasks", id=run_id)
     ]
     seconds = _seconds(run.get("startTime"), run.get("stopTime"))
-    storage_type = run.get("storageType") or "DYNAMIC"
-    capacity = run.get("storageCapacity") if storage_type == "STATIC" else None
+    storage_type = run.get("storageType") or "STATIC"  # StartRun's default
+    capacity = run.get("storageCapacity")  # DYNAMIC: the most the run used
     summary: dict[str, Any] = {
         "runId": run_id,
         "status": run.get("status"),
@@ -59,7 +66,7 @@ def run_summary(
         "storage": {
             "type": storage_type,
             "capacityGiB": capacity,
-            "gibHours": round(capacity * seconds / 3600, 6) if capacity else None,
+            "gibHours": round(capacity * seconds / 3600, 6) if capacity and storage_type == "STATIC" else None,
         },
         "runOutputUri": run.get("runOutputUri"),
     }
@@ -69,24 +76,56 @@ def run_summary(
         summary["outputs"] = None
         summary["outputsNotListed"] = str(error)
     if price_table is not None:
-        summary["estimatedCost"] = estimated_cost(summary, price_table)
+        summary["estimatedCost"] = {**estimated_cost(summary, price_table), "prices": "price_table"}
+        return summary
+    try:
+        listed = price_list(hook)
+    except Exception as error:  # no pricing:GetProducts permission, or no route to it: no cost, and why
+        summary["estimatedCost"] = {"usd": None, "pricesNotRead": f"AWS Price List API: {error}"}
+    else:
+        summary["estimatedCost"] = {**estimated_cost(summary, listed), "prices": "AWS Price List API"}
     return summary
+
+
+def price_list(hook: OmicsHook) -> dict[str, float]:
+    """A price table of the hook's region from the AWS Price List API: USD per instance-hour and GiB-hour."""
+    pricing = hook.client_of("pricing", region_name=PRICING_REGION)
+    region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": hook.conn_region_name}
+    table = {}
+    for page in pricing.get_paginator("get_products").paginate(ServiceCode="AmazonOmics", Filters=[region_filter]):
+        for text in page["PriceList"]:
+            item = json.loads(text)
+            name = item["product"]["attributes"].get("resourceType")
+            prices = [
+                float(dimension["pricePerUnit"]["USD"])
+                for term in item.get("terms", {}).get("OnDemand", {}).values()
+                for dimension in term["priceDimensions"].values()
+                if "USD" in dimension.get("pricePerUnit", {})
+            ]
+            if name and prices:
+                table[PRICE_LIST_NAMES.get(name, name)] = prices[0]
+    return table
 
 
 def estimated_cost(summary: Mapping[str, Any], price_table: Mapping[str, float]) -> dict[str, Any]:
     """USD from the given prices: each task's instance-hours, and the run's storage GiB-hours when STATIC."""
     instance_types = {t["instanceType"] for t in summary["tasks"] if not t["cacheHit"]}
-    storage_key = STORAGE_PRICES[summary["storage"]["type"]]
-    needed = instance_types | ({storage_key} if summary["storage"]["gibHours"] else set())
+    gib_hours = summary["storage"]["gibHours"]
+    needed = instance_types | ({STORAGE_PRICE} if gib_hours else set())
     missing = sorted(str(name) for name in needed if name not in price_table)
     if missing:
         return {"usd": None, "missingPrices": missing}
     compute = sum(price_table[t["instanceType"]] * t["seconds"] / 3600 for t in summary["tasks"] if not t["cacheHit"])
-    storage = price_table[storage_key] * summary["storage"]["gibHours"] if summary["storage"]["gibHours"] else 0.0
-    return {"usd": round(compute + storage, 6), "computeUsd": round(compute, 6), "storageUsd": round(storage, 6)}
+    storage = price_table[STORAGE_PRICE] * gib_hours if gib_hours else 0.0
+    cost = {"usd": round(compute + storage, 6), "computeUsd": round(compute, 6), "storageUsd": round(storage, 6)}
+    if summary["storage"]["type"] == "DYNAMIC":
+        cost["storageNotEstimated"] = "DYNAMIC run storage is billed by GiB-hours used, which the API does not report"
+    return cost
 
 
 def _seconds(start: Any, stop: Any) -> float:
+    # A describe output that came through a trigger event has its times as ISO 8601 text.
+    start, stop = (datetime.fromisoformat(t) if isinstance(t, str) else t for t in (start, stop))
     if not isinstance(start, datetime) or not isinstance(stop, datetime):
         return 0.0
     return max(0.0, (stop - start).total_seconds())

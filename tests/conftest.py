@@ -95,7 +95,9 @@ DAG_HEADER = """
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
 from airflow_provider_omics.operators.analytics import *
+from airflow_provider_omics.operators.shares import *
 from airflow_provider_omics.operators.storage import *
+from airflow_provider_omics.operators.transfers import *
 from airflow_provider_omics.operators.workflows import *
 from airflow_provider_omics.sensors.omics import *
 

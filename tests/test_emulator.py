@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import itertools
 import json
 import pathlib
@@ -10,6 +12,7 @@ import sys
 import time
 import urllib.request
 
+import boto3
 import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
@@ -21,6 +24,7 @@ from waiting import status_in, until
 from airflow_provider_omics.operators.workflows import zip_definition
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
+REFERENCE_ARN = "arn:aws:omics:us-east-1:123456789012:referenceStore/1234567890/reference/1234567890"
 REFERENCE_ARN = "arn:aws:omics:us-east-1:123456789012:referenceStore/1234567890/reference/1234567890"
 
 
@@ -326,6 +330,24 @@ def test_start_run_enforces_the_parameter_template(omics):
     assert omics.get_run(id=run["id"])["status"] == "PENDING"
 
 
+def test_a_wdl_workflow_without_a_template_gets_one_from_its_inputs(omics, s3):
+    put_inputs(s3)
+    definition, main = zip_definition(str(EXAMPLES / "workflows"))
+    workflow = omics.create_workflow(name="inferred", definitionZip=definition, main=main, requestId="inferred")["id"]
+    template = until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))["parameterTemplate"]
+    assert {name: spec["optional"] for name, spec in template.items()} == dict.fromkeys(
+        ("sample_name", "reads_1", "reads_2", "reference"), False
+    )
+    start = {"workflowId": workflow, "roleArn": ROLE_ARN, "outputUri": "s3://genomics/o/"}
+    with pytest.raises(ClientError, match=r"required parameter reads_2, reference missing"):
+        omics.start_run(**start, parameters={"sample_name": "s1", "reads_1": "s3://genomics/reads/s1_R1.fastq"})
+    # Declared optional (File?) or with a default: may be left out.
+    loose = omics.create_workflow(name="loose", definitionZip=workflow_zip(), requestId="loose")["id"]
+    template = until(lambda: omics.get_workflow(id=loose), status_in("ACTIVE"))["parameterTemplate"]
+    assert {name: spec["optional"] for name, spec in template.items()} == {"reads": True, "sample_name": True}
+    assert omics.start_run(**{**start, "workflowId": loose}, requestId="loose")["status"] == "PENDING"
+
+
 def test_a_run_whose_s3_input_is_missing_fails_after_starting(omics, s3, logs, workflow_id):
     put_inputs(s3)
     run = omics.start_run(
@@ -386,11 +408,22 @@ def test_a_run_longer_than_its_group_allows_fails_timed_out(emulator, omics, wor
     assert failed["statusMessage"] == "Run timed out after 1 minutes"
 
 
-def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(omics):
+EXAMPLE_INPUTS = {
+    "sample_name": "s1",
+    "reads_1": "s3://genomics/reads/s1_R1.fastq",
+    "reads_2": "s3://genomics/reads/s1_R2.fastq",
+    "reference": "s3://genomics/ref/chr1.fa",
+}
+
+
+def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(omics, s3):
+    put_inputs(s3)
     definition, main = zip_definition(str(EXAMPLES / "workflows"))
     workflow = omics.create_workflow(name="vc", definitionZip=definition, main=main, requestId="vc")["id"]
     until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
-    run = omics.start_run(workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="vc")
+    run = omics.start_run(
+        workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="vc", parameters=EXAMPLE_INPUTS
+    )
     done = until(lambda: omics.get_run(id=run["id"]), status_in("COMPLETED", "FAILED"))
 
     tasks = omics.list_run_tasks(id=run["id"])["items"]
@@ -402,31 +435,122 @@ def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(om
     assert times == sorted(times) and times[-1] <= done["stopTime"]
 
 
-def test_direct_upload_round_trip(omics, store_id):
-    upload = omics.create_multipart_read_set_upload(
-        sequenceStoreId=store_id,
-        sourceFileType="FASTQ",
-        subjectId="p",
-        sampleId="s",
-        name="up",
-        clientToken="u",
+def test_runs_take_static_storage_of_1200_gib_unless_told_otherwise(omics, workflow_id):
+    runs = {
+        storage: omics.get_run(
+            id=omics.start_run(
+                workflowId=workflow_id,
+                roleArn=ROLE_ARN,
+                outputUri="s3://genomics/o/",
+                requestId=f"storage-{storage}",
+                parameters={"sample_name": "s1"},
+                **({"storageType": storage} if storage else {}),
+            )["id"]
+        )
+        for storage in (None, "DYNAMIC")
+    }
+    assert (runs[None]["storageType"], runs[None]["storageCapacity"]) == ("STATIC", 1200)
+    assert runs["DYNAMIC"]["storageType"] == "DYNAMIC" and "storageCapacity" not in runs["DYNAMIC"]
+
+
+def test_the_price_list_serves_amazon_omics_products_like_the_aws_price_list(emulator):
+    pricing = boto3.client("pricing", region_name="us-east-1", endpoint_url=emulator.endpoint_url)
+    region = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": emulator.region}
+    pages = list(
+        pricing.get_paginator("get_products").paginate(
+            ServiceCode="AmazonOmics", Filters=[region], PaginationConfig={"PageSize": 7}
+        )
     )
-    checksums = [
-        omics.upload_read_set_part(
-            sequenceStoreId=store_id,
-            uploadId=upload["uploadId"],
-            partSource="SOURCE1",
-            partNumber=n,
-            payload=part,
-        )["checksum"]
-        for n, part in enumerate([FASTQ_1[:20], FASTQ_1[20:]], start=1)
+    items = [json.loads(text) for page in pages for text in page["PriceList"]]
+    assert len(pages) > 1 and all(len(page["PriceList"]) <= 7 for page in pages)
+    names = [item["product"]["attributes"]["resourceType"] for item in items]
+    assert len(names) == len(set(names)) and {"omics.c.large", "omics.r.16xlarge", "Run Storage"} <= set(names)
+    assert all(item["product"]["attributes"]["regionCode"] == emulator.region for item in items)
+    large = pricing.get_products(
+        ServiceCode="AmazonOmics",
+        Filters=[region, {"Type": "TERM_MATCH", "Field": "resourceType", "Value": "omics.c.large"}],
+    )["PriceList"]
+    assert [json.loads(text)["product"]["attributes"]["vcpu"] for text in large] == ["2"]
+    other_region = {**region, "Value": "eu-west-9"}
+    assert pricing.get_products(ServiceCode="AmazonOmics", Filters=[other_region])["PriceList"] == []
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        pricing.get_products(ServiceCode="AmazonOmics", Filters=[{**region, "Type": "LIKE"}])
+
+
+def upload_parts(omics, store_id, file_type, parts, source="SOURCE1", **fields):
+    upload = omics.create_multipart_read_set_upload(
+        sequenceStoreId=store_id, sourceFileType=file_type, subjectId="p", sampleId="s", name="up", **fields
+    )["uploadId"]
+    sent = [
+        {
+            "partNumber": number,
+            "partSource": source,
+            "checksum": omics.upload_read_set_part(
+                sequenceStoreId=store_id, uploadId=upload, partSource=source, partNumber=number, payload=part
+            )["checksum"],
+        }
+        for number, part in enumerate(parts, start=1)
     ]
-    read_set_id = omics.complete_multipart_read_set_upload(
-        sequenceStoreId=store_id,
-        uploadId=upload["uploadId"],
-        parts=[{"partNumber": n, "partSource": "SOURCE1", "checksum": c} for n, c in enumerate(checksums, start=1)],
-    )["readSetId"]
+    return upload, sent
+
+
+def test_direct_upload_round_trip_with_etags_and_s3_access(omics, s3, store_id):
+    upload, sent = upload_parts(omics, store_id, "FASTQ", [FASTQ_1[:20], FASTQ_1[20:]])
+    read_set_id = omics.complete_multipart_read_set_upload(sequenceStoreId=store_id, uploadId=upload, parts=sent)[
+        "readSetId"
+    ]
+    # Processed, then ACTIVE: readable by part and through its S3 access URI, with the FASTQ's ETag.
+    assert omics.get_read_set_metadata(sequenceStoreId=store_id, id=read_set_id)["status"] == "PROCESSING_UPLOAD"
+    read_set = until(lambda: omics.get_read_set_metadata(sequenceStoreId=store_id, id=read_set_id), status_in("ACTIVE"))
     assert omics.get_read_set(sequenceStoreId=store_id, id=read_set_id, partNumber=1)["payload"].read() == FASTQ_1
+    assert read_set["etag"] == {"algorithm": "FASTQ_MD5up", "source1": hashlib.md5(FASTQ_1).hexdigest()}
+    uri = read_set["files"]["source1"]["s3Access"]["s3Uri"]
+    assert uri.startswith(omics.get_sequence_store(id=store_id)["s3Access"]["s3Uri"])
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == FASTQ_1
+    assert omics.list_multipart_read_set_uploads(sequenceStoreId=store_id)["uploads"] == []
+
+    # A store of the SHA256up family: the hash of the uncompressed FASTQ, gzipped or not.
+    sha_store = omics.create_sequence_store(name="sha", eTagAlgorithmFamily="SHA256up")["id"]
+    until(lambda: omics.get_sequence_store(id=sha_store), status_in("ACTIVE"))
+    upload, sent = upload_parts(omics, sha_store, "FASTQ", [gzip.compress(FASTQ_1)])
+    read_set_id = omics.complete_multipart_read_set_upload(sequenceStoreId=sha_store, uploadId=upload, parts=sent)[
+        "readSetId"
+    ]
+    etag = omics.get_read_set_metadata(sequenceStoreId=sha_store, id=read_set_id)["etag"]
+    assert etag == {"algorithm": "FASTQ_SHA256up", "source1": hashlib.sha256(FASTQ_1).hexdigest()}
+
+
+def test_direct_upload_refuses_what_the_service_refuses(omics, store_id):
+    def refused(call, match):
+        with pytest.raises(ClientError, match=match) as error:
+            call()
+        assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+    upload, sent = upload_parts(omics, store_id, "FASTQ", [FASTQ_1[:20], FASTQ_1[20:40], FASTQ_1[40:]])
+    complete = omics.complete_multipart_read_set_upload
+    refused(lambda: complete(sequenceStoreId=store_id, uploadId=upload, parts=sent[::-1]), "ascending partNumber")
+    refused(lambda: complete(sequenceStoreId=store_id, uploadId=upload, parts=[sent[0], sent[2]]), "has no part 2")
+    wrong = [{**sent[0], "checksum": "0" * 32}, *sent[1:]]
+    refused(lambda: complete(sequenceStoreId=store_id, uploadId=upload, parts=wrong), "not uploaded with that")
+    part = omics.upload_read_set_part
+    too_big = b"@" * (100 * 1024 * 1024 + 1)
+    refused(
+        lambda: part(sequenceStoreId=store_id, uploadId=upload, partSource="SOURCE1", partNumber=4, payload=too_big),
+        "at most 104857600 bytes",
+    )
+    bam, _ = upload_parts(omics, store_id, "BAM", [], referenceArn=REFERENCE_ARN)
+    refused(
+        lambda: part(sequenceStoreId=store_id, uploadId=bam, partSource="SOURCE2", partNumber=1, payload=b"x"),
+        "SOURCE1 only",
+    )
+    # Content that is not what the upload said: the read set fails its processing, saying why.
+    upload, sent = upload_parts(omics, store_id, "BAM", [FASTQ_1], referenceArn=REFERENCE_ARN)
+    read_set_id = complete(sequenceStoreId=store_id, uploadId=upload, parts=sent)["readSetId"]
+    failed = until(
+        lambda: omics.get_read_set_metadata(sequenceStoreId=store_id, id=read_set_id), status_in("UPLOAD_FAILED")
+    )
+    assert failed["statusMessage"] == "SOURCE1 is not a BAM file (it reads as FASTQ)"
 
 
 def test_command_line_serves_until_stopped(tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
+import boto3
 import pytest
 from conftest import ROLE_ARN, xcom
 from tour import WDL, put_inputs
@@ -116,12 +118,13 @@ def test_a_failure_report_is_bounded_and_survives_a_missing_log(run_dag, inputs,
 
 
 def test_a_finished_run_reports_what_it_used_and_wrote(run_dag, inputs, emulator, omics):
-    prices = {"omics.c.large": 0.36}
+    prices = {"omics.c.large": 0.36, "omics.m.xlarge": 0.27, "static_storage_gib_hour": 0.0002}
     text = workflow_and_run(inputs).replace("deferrable=False", f"deferrable=True, price_table={prices}")
     _, tis = run_dag(text)
     assert tis["run"].state == "success"
     summary = xcom(tis["run"])["summary"]
     run_id = xcom(tis["run"])["id"]
+    run = omics.get_run(id=run_id)
 
     tasks = {t["taskId"]: t for t in omics.list_run_tasks(id=run_id)["items"]}
     assert [t["taskId"] for t in summary["tasks"]] == list(tasks)
@@ -137,11 +140,46 @@ def test_a_finished_run_reports_what_it_used_and_wrote(run_dag, inputs, emulator
     cpu_seconds = sum(t["cpus"] * (t["stopTime"] - t["startTime"]).total_seconds() for t in tasks.values())
     assert summary["totals"]["cpuHours"] == pytest.approx(cpu_seconds / 3600, abs=1e-6)
     assert summary["totals"]["tasks"] == 2
-    hours = sum(t["seconds"] for t in summary["tasks"]) / 3600
-    assert summary["estimatedCost"]["usd"] == pytest.approx(0.36 * hours, abs=1e-6)
+    # StartRun's default storage: STATIC, 1200 GiB for the run's whole time.
+    run_hours = (run["stopTime"] - run["startTime"]).total_seconds() / 3600
+    assert summary["storage"] == {
+        "type": "STATIC",
+        "capacityGiB": 1200,
+        "gibHours": pytest.approx(1200 * run_hours, abs=1e-5),
+    }
+    compute = sum(prices[t["instanceType"]] * t["seconds"] / 3600 for t in summary["tasks"])
+    cost = summary["estimatedCost"]
+    assert cost["prices"] == "price_table"
+    assert cost["usd"] == pytest.approx(compute + 0.0002 * 1200 * run_hours, abs=1e-5)
     run_output = xcom(tis["run"])["runOutputUri"]
     assert summary["runOutputUri"] == run_output
     assert f"{run_output}/out/call_variants/s1.vcf" in summary["outputs"]
+
+
+def test_without_a_price_table_the_cost_comes_from_the_aws_price_list(run_dag, inputs, emulator, omics):
+    _, tis = run_dag(workflow_and_run(inputs, name="priced"))
+    summary = xcom(tis["run"])["summary"]
+    # The price list the emulator serves, read the way a user would read AWS's.
+    pricing = boto3.client("pricing", region_name="us-east-1", endpoint_url=emulator.endpoint_url)
+    listed = {}
+    for page in pricing.get_paginator("get_products").paginate(ServiceCode="AmazonOmics"):
+        for item in map(json.loads, page["PriceList"]):
+            (term,) = item["terms"]["OnDemand"].values()
+            (dimension,) = term["priceDimensions"].values()
+            listed[item["product"]["attributes"]["resourceType"]] = float(dimension["pricePerUnit"]["USD"])
+    compute = sum(listed[t["instanceType"]] * t["seconds"] / 3600 for t in summary["tasks"])
+    storage = listed["Run Storage"] * summary["storage"]["gibHours"]
+    assert summary["estimatedCost"]["prices"] == "AWS Price List API"
+    assert summary["estimatedCost"]["usd"] == pytest.approx(compute + storage, abs=1e-5)
+
+    # A connection that may not read the price list: the figures stand, the cost says why it is missing.
+    emulator.add_fault("GetProducts", "AccessDeniedException", message="not authorized to perform pricing:GetProducts")
+    _, tis = run_dag(workflow_and_run(inputs, name="unpriced"))
+    assert tis["run"].state == "success"
+    summary = xcom(tis["run"])["summary"]
+    assert summary["totals"]["tasks"] == 2
+    assert summary["estimatedCost"]["usd"] is None
+    assert "pricing:GetProducts" in summary["estimatedCost"]["pricesNotRead"]
 
 
 def test_a_cost_is_never_guessed_when_a_price_is_missing():

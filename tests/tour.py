@@ -20,12 +20,12 @@ VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr
 GFF = b"##gff-version 3\nchr1\tsrc\tgene\t1\t30\t.\t+\t.\tID=gene1\n"
 WDL = b"""version 1.0
 workflow align_and_call {
-  input { File reads  String sample_name }
+  input { File? reads  String sample_name = "sample" }
   call align { input: reads = reads }
   call call_variants { input: bam = align.bam, sample_name = sample_name }
 }
 task align {
-  input { File reads }
+  input { File? reads }
   command { echo align }
   output { File bam = "aligned.bam" }
 }

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from airflow_provider_omics.jobs import JOB_KINDS
 from airflow_provider_omics.service_model import service_model
 
+from . import pricing
 from .models import OmicsBackend, OmicsError, Outcome
 
 # Short names tests may use for the errors they inject.
@@ -32,9 +33,15 @@ class Fault:
     probability: float = 1.0
     count: int | None = None  # how many times at most; None: until cleared
     message: str | None = None
+    after: int = 0  # calls served first (a failure part-way through an upload)
 
     def fire(self, operation: str) -> OmicsError | None:
-        if self.operation not in (operation, "*") or self.count == 0 or random.random() >= self.probability:
+        if self.operation not in (operation, "*") or self.count == 0:
+            return None
+        if self.after > 0:
+            self.after -= 1
+            return None
+        if random.random() >= self.probability:
             return None
         if self.count is not None:
             self.count -= 1
@@ -81,11 +88,20 @@ def _check_fields(fields: dict[str, Any], types: dict[str, tuple[type, ...]], re
 def check_fault(fields: dict[str, Any]) -> None:
     _check_fields(
         fields,
-        {"operation": (str,), "error": (str,), "probability": (int, float), "count": (int,), "message": (str,)},
+        {
+            "operation": (str,),
+            "error": (str,),
+            "probability": (int, float),
+            "count": (int,),
+            "message": (str,),
+            "after": (int,),
+        },
         ("operation", "error"),
     )
-    if fields["operation"] != "*" and fields["operation"] not in service_model().operation_names:
-        raise BadControlRequest(f"operation: {fields['operation']!r} is not an omics operation (or '*' for all)")
+    if fields["operation"] not in ("*", *service_model().operation_names, *pricing.OPERATIONS):
+        raise BadControlRequest(
+            f"operation: {fields['operation']!r} is not an omics operation, the Price List's GetProducts or '*' for all"
+        )
     code = FAULT_ALIASES.get(fields["error"], fields["error"])
     if code not in _modelled_errors():
         raise BadControlRequest(
@@ -95,6 +111,8 @@ def check_fault(fields: dict[str, Any]) -> None:
         raise BadControlRequest(f"probability: must be between 0 and 1, got {fields['probability']}")
     if fields.get("count") is not None and fields["count"] < 0:
         raise BadControlRequest(f"count: must be >= 0, got {fields['count']}")
+    if fields.get("after", 0) < 0:
+        raise BadControlRequest(f"after: must be >= 0, got {fields['after']}")
 
 
 def check_outcome(fields: dict[str, Any]) -> None:

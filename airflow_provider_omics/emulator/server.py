@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_omics.service_model import validate
 
+from . import pricing
 from .control import Control
 from .models import OmicsBackend, OmicsError
 from .quotas import Quotas
@@ -52,9 +53,22 @@ class EmulatorApp:
         request = Request(environ)
         if request.path.startswith("/_emulator/"):
             return self.control.handle(request)(environ, start_response)
+        if pricing.is_pricing(request):
+            return self.pricing(request)(environ, start_response)
         if not is_omics(request):
             return self.moto(environ, start_response)
         return self.omics(request)(environ, start_response)
+
+    def pricing(self, request: Request) -> Response:
+        operation = request.headers["X-Amz-Target"].split(".", 1)[1]
+        fault = self.control.fault_for(operation)
+        if fault is not None:
+            status, headers, body = error_response(fault)
+            response = Response(body, status, headers)
+        else:
+            response = pricing.handle(request, self.backend.region)
+        self.control.record(operation, response.status_code, fault.code if fault else "OK")
+        return response
 
     def omics(self, request: Request) -> Response:
         raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path).split("?")[0]
@@ -173,8 +187,11 @@ class OmicsEmulator:
         probability: float = 1.0,
         count: int | None = None,
         message: str | None = None,
+        after: int = 0,
     ) -> None:
-        self.control.add_fault(operation=operation, error=error, probability=probability, count=count, message=message)
+        self.control.add_fault(
+            operation=operation, error=error, probability=probability, count=count, message=message, after=after
+        )
 
     def clear_faults(self) -> None:
         self.control.faults.clear()

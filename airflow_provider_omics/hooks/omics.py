@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -16,7 +16,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_omics import polling
+from airflow_provider_omics import polling, transfer
 from airflow_provider_omics.errors import (
     OmicsRetriesExhausted,
     error_code,
@@ -188,21 +188,123 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         waiter = polling.Waiter(job, [_ids(job, ids)], delay, max_attempts, fail_on_partial_success, self.log)
         return polling.wait(self, waiter)[0]
 
-    def client_of(self, client_type: str) -> Any:
+    def client_of(self, client_type: str, region_name: str | None = None) -> Any:
         """A boto3 client of another AWS service (``logs``, ``s3``) on this hook's connection and settings."""
         return AwsBaseHook(
             aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
+            region_name=region_name or self.region_name,
             verify=self.verify,
             config=self.config,
             client_type=client_type,
         ).conn
 
     def run_summary(self, run_id: str, price_table: Mapping[str, float] | None = None) -> dict[str, Any]:
-        """What a run used and wrote: tasks with their resources, totals, storage, outputs (``usage.py``)."""
+        """What a run used and wrote: tasks, totals, storage, outputs and an estimated cost (``usage.py``)."""
         from airflow_provider_omics.usage import run_summary
 
         return run_summary(self, run_id, price_table=price_table)
+
+    def call_read(self, operation: str, **params: Any) -> bytes:
+        """A call whose answer is a payload (``GetReadSet``, ``GetReference``), read whole; a connection lost
+        while reading is retried like the call."""
+        method: Callable[..., dict[str, Any]] = getattr(self.conn, snake(operation))
+        for attempt in Retrying(**self._retry_kwargs(operation)):
+            with attempt:
+                return _clean(method, params)["payload"].read()
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    # ---- data in and out: transfer.py does the work ----------------------------------------------------
+    def upload_read_set(
+        self,
+        sequence_store_id: str,
+        source1: Any,
+        source2: Any = None,
+        *,
+        source_file_type: str,
+        subject_id: str,
+        sample_id: str,
+        name: str,
+        reference_arn: str | None = None,
+        generated_from: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        client_token: str | None = None,
+        part_size: int = transfer.DEFAULT_PART_SIZE,
+        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        wait: bool = True,
+        abort_on_failure: bool = True,
+    ) -> dict[str, Any]:
+        """Upload one read set (a FASTQ, a FASTQ pair, a BAM, uBAM or CRAM) into a sequence store.
+
+        Sources are local paths, ``s3://`` URIs or ``ObjectStoragePath``; they are checked (readable, of
+        ``source_file_type``) before any HealthOmics call. With ``wait``, returns the read set's metadata once
+        ACTIVE, its FASTQ ETags checked against the files; else ``readSetId`` and the upload's figures.
+        ``client_token`` makes the upload resumable and reusable (a later call with it resumes the upload or
+        returns the read set it made). A failed upload is aborted unless ``abort_on_failure=False``.
+        """
+        request = {
+            "sourceFileType": source_file_type,
+            "subjectId": subject_id,
+            "sampleId": sample_id,
+            "name": name,
+            "referenceArn": reference_arn,
+            "generatedFrom": generated_from,
+            "description": description,
+            "tags": dict(tags) if tags else None,
+        }
+        uploaded = transfer.upload_read_set(
+            self,
+            sequence_store_id,
+            {key: value for key, value in request.items() if value is not None},
+            source1,
+            source2,
+            part_size,
+            max_concurrency,
+            client_token,
+            abort_on_failure,
+        )
+        if not wait:
+            return uploaded
+        described = self.wait("read_set", delay=2, sequenceStoreId=sequence_store_id, id=uploaded["readSetId"])
+        return transfer.checked_read_set(described, uploaded)
+
+    def download_read_set(
+        self,
+        sequence_store_id: str,
+        read_set_id: str,
+        destination: Any,
+        files: str | Sequence[str] = "all",
+        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+    ) -> dict[str, Any]:
+        """Download a read set's files (``SOURCE1``, ``SOURCE2``, ``INDEX``, or ``"all"`` it has).
+
+        ``destination``: a folder (local, ``s3://`` prefix or ``ObjectStoragePath``) that takes each file
+        under the name in its S3 access URI; or, for one file, that file's own path. Returns
+        ``{"files": {"source1": {"location", "bytes"[, "etag"]}, ...}}``; lengths and FASTQ ETags are checked.
+        """
+        ids = {"sequenceStoreId": sequence_store_id, "id": read_set_id}
+        return transfer.download(self, "read_set", ids, files, destination, max_concurrency)
+
+    def download_reference(
+        self,
+        reference_store_id: str,
+        reference_id: str,
+        destination: Any,
+        files: str | Sequence[str] = "all",
+        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+    ) -> dict[str, Any]:
+        """Download a reference's files (``SOURCE``, ``INDEX``, or ``"all"``) like ``download_read_set``."""
+        ids = {"referenceStoreId": reference_store_id, "id": reference_id}
+        return transfer.download(self, "reference", ids, files, destination, max_concurrency)
+
+    def read_set_s3_uris(self, sequence_store_id: str, read_set_id: str) -> dict[str, str]:
+        """The S3 URIs of a read set's files (``{"source1": "s3://...", ...}``), from its S3 access metadata:
+        what a workflow run takes as an input, or any S3 client reads (with the store's access policy)."""
+        described = self.call("GetReadSetMetadata", sequenceStoreId=sequence_store_id, id=read_set_id)
+        uris = transfer.s3_uris(described)
+        if not uris:
+            raise ValueError(f"read set {read_set_id} of sequence store {sequence_store_id} has no S3 access URIs")
+        return uris
 
 
 def _kind(kind: str | JobKind) -> JobKind:

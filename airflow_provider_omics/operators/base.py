@@ -142,6 +142,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         self.include_logs = include_logs
         self.log_lines = log_lines
         self.job_ids: list[dict[str, Any]] = []
+        # What the finished job is checked against in ``result`` (an upload's ETags); kept across a deferral.
+        self.checks: dict[str, Any] = {}
 
     @property
     def job(self) -> JobKind:
@@ -302,9 +304,13 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                     verify=self.verify,
                     botocore_config=self.botocore_config,
                     fail_on_partial_success=self.fail_on_partial_success,
+                    carry={
+                        **({"carried": carried} if any(carried) else {}),
+                        **({"checks": self.checks} if self.checks else {}),
+                    }
+                    or None,
                 ),
                 method_name="execute_complete",
-                kwargs={"carried": carried} if any(carried) else None,
             )
         waiter = polling.Waiter(
             self.job, self.job_ids, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
@@ -313,12 +319,19 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             return self.result(polling.wait(self.hook, waiter), carried)
 
     def execute_complete(
-        self, context: Any, event: Mapping[str, Any] | None = None, carried: list[list[dict]] | None = None
+        self,
+        context: Any,
+        event: Mapping[str, Any] | None = None,
+        carried: list[list[dict]] | None = None,
     ) -> Any:
         if event is None:  # resumed with no event (e.g. the worker died while deferred): find the job again
             self.log.info("Resumed without a trigger event: re-attaching to the job this task started")
             return self.execute(context)
         self.job_ids = event["ids"] if isinstance(event["ids"], list) else [event["ids"]]
+        # What the task needs back comes in the event; ``carried`` as a kwarg: deferred by an older version.
+        carry = event.get("carry") or {}
+        carried = carry.get("carried", carried)
+        self.checks = carry.get("checks") or {}
         with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
             raise_for_event(self.job, event)
         described = event["described"]

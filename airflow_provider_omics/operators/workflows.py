@@ -125,8 +125,9 @@ class OmicsStartRunOperator(OmicsJobOperator):
         e.g. from ``OmicsCreateRunCacheOperator``); sets ``cache_behavior="CACHE_ON_FAILURE"`` unless given,
         which caches only failed runs' tasks (``CACHE_ALWAYS`` would also reuse tasks of runs that succeeded).
     :param price_table: USD per hour of each instance type (``{"omics.c.large": 0.1, ...}``) and per GiB-hour
-        of run storage (``static_storage_gib_hour``, ``dynamic_storage_gib_hour``): adds ``estimatedCost`` to
-        the summary. No price is ever assumed: with one missing, the cost names what is missing.
+        of STATIC run storage (``static_storage_gib_hour``) for the summary's ``estimatedCost``. Without it the
+        prices come from the AWS Price List API (``pricing:GetProducts``). No price is ever assumed: with one
+        missing, or the price list unreadable, the cost says what is missing.
     """
 
     kind = "run"

@@ -156,6 +156,18 @@ class OmicsAnnotationImportJobSensor(OmicsJobSensor):
     kind = "annotation_import"
 
 
+class OmicsReadSetSensor(OmicsJobSensor):
+    """Wait for a read set (``sequence_store_id``, ``id``) to be ACTIVE (after a direct upload, an activation)."""
+
+    kind = "read_set"
+
+
+class OmicsShareSensor(OmicsJobSensor):
+    """Wait for a share (``share_id``) to be ACTIVE: accepted by its subscriber."""
+
+    kind = "share"
+
+
 class OmicsWorkflowSensor(OmicsJobSensor):
     """Wait for a workflow (``id``) to be ACTIVE."""
 

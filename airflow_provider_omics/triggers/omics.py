@@ -26,13 +26,14 @@ class OmicsJobTrigger(BaseTrigger):
     """Wait, without a worker slot, until a HealthOmics job of any kind ends (or several of one kind).
 
     Fires once with an ``events.JobEvent``: ``{"status": "success" | "failure" | "timeout", "job_status",
-    "message", "described", "kind", "ids"}``. The waits of one connection in a triggerer are answered
-    together, within the service's quotas (``status_source.py``). Throttled or transiently failing
-    polls back off and poll again later; they never fail the wait. When the deferred task is marked
-    failed or succeeded, the job is cancelled if its kind can be; when it is cleared, the job goes on
-    and the task's new try re-attaches to it. Airflow 3.3+ tells the trigger (``on_kill``); before 3.3
-    the trigger's ``cleanup`` asks the task's state, so a triggerer restart (the task still deferred)
-    cancels nothing.
+    "message", "described", "kind", "ids"}``, and ``carry`` when given one: what the task needs back after
+    the wait (in the event, not the deferral's kwargs, which ``dag.test()`` drops). The waits of one
+    connection in a triggerer are answered together, within the service's quotas (``status_source.py``).
+    Throttled or transiently failing polls back off and poll again later; they never fail the wait. When
+    the deferred task is marked failed or succeeded, the job is cancelled if its kind can be; when it is
+    cleared, the job goes on and the task's new try re-attaches to it. Airflow 3.3+ tells the trigger
+    (``on_kill``); before 3.3 the trigger's ``cleanup`` asks the task's state, so a triggerer restart (the
+    task still deferred) cancels nothing.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class OmicsJobTrigger(BaseTrigger):
         botocore_config: dict[str, Any] | None = None,
         fail_on_partial_success: bool = True,
         cancel_on_kill: bool = True,
+        carry: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         job_kind(kind)
@@ -60,6 +62,7 @@ class OmicsJobTrigger(BaseTrigger):
         self.botocore_config = botocore_config
         self.fail_on_partial_success = fail_on_partial_success
         self.cancel_on_kill = cancel_on_kill
+        self.carry = carry
         self._fired = False  # set once run() has its event
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -76,6 +79,7 @@ class OmicsJobTrigger(BaseTrigger):
                 "botocore_config": self.botocore_config,
                 "fail_on_partial_success": self.fail_on_partial_success,
                 "cancel_on_kill": self.cancel_on_kill,
+                "carry": self.carry,
             },
         )
 
@@ -111,7 +115,9 @@ class OmicsJobTrigger(BaseTrigger):
             except (OmicsJobFailed, OmicsWaitTimeout) as ended:
                 event = error_event(job, ended, self.ids)
         self._fired = True  # a trigger that answered was not killed: cleanup() need not ask why it ends
-        yield TriggerEvent(dict(event))  # after the client is released: nothing may resume this generator
+        yield TriggerEvent(
+            {**event, **({"carry": self.carry} if self.carry else {})}
+        )  # after the client is released: nothing may resume this generator
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: a user marked the deferred task failed or succeeded, or cleared it."""

@@ -82,6 +82,27 @@ class S3:
             return None
         return None if found is None else bytes(found.value)
 
+    def read_range(self, uri: str, start: int, length: int) -> bytes | None:
+        """``length`` bytes from ``start`` of an object, without copying the whole object (GB read sets)."""
+        bucket, key = split_s3_uri(uri)
+        try:
+            found = self._backend().get_object(bucket, key)
+        except Exception:
+            return None
+        if found is None:
+            return None
+        with found.lock:  # moto keeps the bytes in a spooled file: seek and read the range only
+            found._value_buffer.seek(start)
+            return found._value_buffer.read(length)
+
+    def size(self, uri: str) -> int | None:
+        bucket, key = split_s3_uri(uri)
+        try:
+            found = self._backend().get_object(bucket, key)
+        except Exception:
+            return None
+        return None if found is None else found.size
+
     def write(self, uri: str, data: bytes) -> None:
         bucket, key = split_s3_uri(uri)
         backend = self._backend()

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import posixpath
 from typing import Any
 
+from airflow_provider_omics.formats import GZIP_MAGIC, etag_of, matches, sniff_file_type
+
 from .base import ACCOUNT_ID, BaseBackend, OmicsError, Record, conflict, invalid, not_found, now
 
-PART_SIZE = 100 * 1024 * 1024
+PART_SIZE = 100 * 1024 * 1024  # what GetReadSet / GetReference serve per part
+MAX_UPLOAD_PART = 100 * 1024 * 1024  # "Each part cannot be larger than 100 MB" (CreateMultipartReadSetUpload)
+SINGLE_SOURCE = {"BAM", "UBAM", "CRAM"}  # file types with SOURCE1 only: FASTQ may be paired
 
 
-def _content_summary(content: bytes) -> dict[str, int]:
-    return {
-        "totalParts": max(1, -(-len(content) // PART_SIZE)),
+def _content_summary(length: int, s3_uri: str | None = None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "totalParts": max(1, -(-length // PART_SIZE)),
         "partSize": PART_SIZE,
-        "contentLength": len(content),
+        "contentLength": length,
     }
+    if s3_uri:
+        summary["s3Access"] = {"s3Uri": s3_uri}
+    return summary
+
+
+def _file_name(slot: str, file_type: str) -> str:
+    return f"{slot.lower()}.{file_type.lower()}"
 
 
 def _sequence_information(file_type: str, contents: list[bytes]) -> dict[str, Any]:
     reads = bases = 0
     if file_type == "FASTQ":
         for content in contents:
-            lines = content.decode(errors="replace").splitlines()
-            reads += len(lines) // 4
-            bases += sum(len(lines[i]) for i in range(1, len(lines), 4))
+            if content.startswith(GZIP_MAGIC):
+                content = gzip.decompress(content)
+            sequences = content.split(b"\n")[1::4]
+            reads += len(sequences)
+            bases += sum(map(len, sequences))
     return {"totalReadCount": reads, "totalBaseCount": bases, "generatedFrom": "", "alignment": "UNALIGNED"}
 
 
@@ -142,16 +156,28 @@ class StorageModel(BaseBackend):
         return {}
 
     # ---- read sets -----------------------------------------------------------------------------
-    def _new_read_set(self, store_id: str, source: dict[str, Any], files: dict[str, bytes], **extra: Any) -> Record:
+    def _new_read_set(
+        self, store_id: str, source: dict[str, Any], files: dict[str, bytes], status: str = "ACTIVE", **extra: Any
+    ) -> Record:
+        """A read set whose files live in the store's S3 access location, readable there with GetObject."""
         ident = self.numeric_id()
         file_type = source["sourceFileType"]
+        store = self.get("sequence_store", store_id, "Sequence store")
+        family = store.get("eTagAlgorithmFamily") or "MD5up"
+        names = extra.pop("_filenames", None) or {}
+        uris = {
+            slot: f"{store['s3Access']['s3Uri']}readSet/{ident}/{names.get(slot) or _file_name(slot, file_type)}"
+            for slot in files
+        }
+        for slot, data in files.items():
+            self.s3.write(uris[slot], data)
         read_set = {
             "id": ident,
             "arn": self.arn(f"sequenceStore/{store_id}/readSet/{ident}"),
             "sequenceStoreId": store_id,
             "subjectId": source.get("subjectId"),
             "sampleId": source.get("sampleId"),
-            "status": "ACTIVE",
+            "status": status,
             "statusMessage": "",
             "name": source.get("name"),
             "description": source.get("description"),
@@ -159,30 +185,31 @@ class StorageModel(BaseBackend):
             "referenceArn": source.get("referenceArn"),
             "creationTime": now(),
             "sequenceInformation": _sequence_information(file_type, list(files.values())),
-            "files": {name.lower(): _content_summary(data) for name, data in files.items()},
+            "files": {slot.lower(): _content_summary(len(data), uris[slot]) for slot, data in files.items()},
             "etag": {
-                "algorithm": f"{file_type}_MD5up",
-                **{name.lower(): hashlib.md5(data).hexdigest() for name, data in files.items()},
+                "algorithm": f"{file_type}_{family}",
+                **{slot.lower(): etag_of(family, file_type, [data]) for slot, data in files.items()},
             },
             "tags": source.get("tags") or {},
-            "_content": files,
+            "_files": uris,
             **extra,
         }
-        for name, summary in read_set["files"].items():
-            summary["s3Access"] = {"s3Uri": f"s3://omics-{store_id}/readSet/{ident}/{name}"}
         return self.add("read_set", read_set)
+
+    def read_set_content(self, read_set: Record, slot: str) -> bytes:
+        return self.s3.read(read_set["_files"][slot]) or b""
 
     def get_read_set(self, p: dict[str, Any]) -> Record:
         read_set = self._read_set(p["sequenceStoreId"], p["id"])
         if read_set["status"] != "ACTIVE":
             raise invalid(f"Read set {p['id']} is {read_set['status']}; activate it before reading")
-        content = read_set["_content"].get(p.get("file") or "SOURCE1")
-        if content is None:
+        uri = read_set["_files"].get(p.get("file") or "SOURCE1")
+        if uri is None:
             raise not_found("File", f"{p.get('file')} of read set {p['id']}")
         start = (p["partNumber"] - 1) * PART_SIZE
-        if start >= max(len(content), 1):
+        if start >= max(self.s3.size(uri) or 0, 1):
             raise OmicsError("RangeNotSatisfiableException", f"Part {p['partNumber']} is past the end of the file")
-        return {"payload": content[start : start + PART_SIZE]}
+        return {"payload": self.s3.read_range(uri, start, PART_SIZE) or b""}
 
     def _read_set(self, store_id: str, ident: str) -> Record:
         read_set = self.get("read_set", ident, "Read set")
@@ -316,10 +343,9 @@ class StorageModel(BaseBackend):
             if read_set["status"] != "ACTIVE":
                 item.update(status="FAILED", statusMessage=f"Read set {item['id']} is {read_set['status']}")
                 continue
-            names = read_set.get("_filenames") or {}
-            for slot, data in read_set["_content"].items():
-                filename = names.get(slot) or f"{item['id']}_{slot.lower()}.{read_set['fileType'].lower()}"
-                self.s3.write(f"{destination}/{item['id']}/{filename}", data)
+            for slot, uri in read_set["_files"].items():
+                filename = posixpath.basename(uri)
+                self.s3.write(f"{destination}/{item['id']}/{filename}", self.read_set_content(read_set, slot))
             item.update(status="FINISHED", statusMessage="")
         status, job["statusMessage"] = _summarize(job["readSets"], "FINISHED", "FAILED", "read sets")
         return status
@@ -430,7 +456,7 @@ class StorageModel(BaseBackend):
                     "description": source.get("description"),
                     "creationTime": now(),
                     "updateTime": now(),
-                    "files": {"source": _content_summary(data), "index": _content_summary(b"")},
+                    "files": {"source": _content_summary(len(data)), "index": _content_summary(0)},
                     "creationType": "IMPORT",
                     "creationJobId": job["id"],
                     "tags": source.get("tags") or {},
@@ -500,6 +526,15 @@ class StorageModel(BaseBackend):
     def upload_read_set_part(self, p: dict[str, Any]) -> Record:
         upload = self._upload(p)
         data = p["payload"]
+        if not data:
+            raise invalid(f"Part {p['partNumber']} of {p['partSource']} is empty")
+        if len(data) > MAX_UPLOAD_PART:
+            raise invalid(
+                f"Part {p['partNumber']} of {p['partSource']} is {len(data)} bytes; a part may be at most "
+                f"{MAX_UPLOAD_PART} bytes (100 MiB)"
+            )
+        if p["partSource"] == "SOURCE2" and upload["sourceFileType"] in SINGLE_SOURCE:
+            raise invalid(f"A {upload['sourceFileType']} upload has SOURCE1 only; SOURCE2 is for paired FASTQ")
         checksum = hashlib.md5(data).hexdigest()
         upload["_parts"][(p["partSource"], p["partNumber"])] = {
             "partNumber": p["partNumber"],
@@ -518,15 +553,41 @@ class StorageModel(BaseBackend):
 
     def complete_multipart_read_set_upload(self, p: dict[str, Any]) -> Record:
         upload = self._upload(p)
+        listed = [(part["partSource"], part["partNumber"]) for part in p["parts"]]
+        if listed != sorted(listed) or len(set(listed)) != len(listed):
+            raise invalid("parts: list each part once, SOURCE1 before SOURCE2, in ascending partNumber order")
         files: dict[str, bytes] = {}
-        for part in sorted(p["parts"], key=lambda part: (part["partSource"], part["partNumber"])):
+        for source in sorted({source for source, _ in listed}):
+            numbers = [number for each, number in listed if each == source]
+            missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+            if missing:
+                raise invalid(f"parts: {source} has no part {', '.join(map(str, missing))}; parts are numbered from 1")
+        for part in p["parts"]:
             stored = upload["_parts"].get((part["partSource"], part["partNumber"]))
             if stored is None or stored["checksum"] != part["checksum"]:
                 raise invalid(f"Part {part['partNumber']} of {part['partSource']} was not uploaded with that checksum")
-            files[part["partSource"]] = files.get(part["partSource"], b"") + stored["_data"]
-        read_set = self._new_read_set(p["sequenceStoreId"], upload, files, creationType="UPLOAD")
+        for source in sorted({source for source, _ in listed}):
+            files[source] = b"".join(
+                upload["_parts"][(source, number)]["_data"] for each, number in listed if each == source
+            )
+        if "SOURCE1" not in files:
+            raise invalid("parts: SOURCE1 has no parts")
+        read_set = self._new_read_set(
+            p["sequenceStoreId"], upload, files, status="PROCESSING_UPLOAD", creationType="UPLOAD"
+        )
         self.delete("upload", p["uploadId"])
+        self.schedule("read_set", read_set, [("ACTIVE", self._check_uploaded)])
         return {"readSetId": read_set["id"]}
+
+    def _check_uploaded(self, read_set: Record) -> str | None:
+        """An uploaded read set becomes ACTIVE, or UPLOAD_FAILED when its content is not its file type."""
+        for slot, uri in read_set["_files"].items():
+            sniffed = sniff_file_type(self.s3.read_range(uri, 0, 4096) or b"")
+            if not matches(read_set["fileType"], sniffed):
+                found = f"it reads as {sniffed}" if sniffed else "unknown format"
+                read_set["statusMessage"] = f"{slot} is not a {read_set['fileType']} file ({found})"
+                return "UPLOAD_FAILED"
+        return None
 
     def abort_multipart_read_set_upload(self, p: dict[str, Any]) -> Record:
         self._upload(p)

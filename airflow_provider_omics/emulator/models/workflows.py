@@ -42,6 +42,9 @@ _WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
 _CPU = re.compile(r"\bcpu\s*:\s*\"?(\d+)")
 _MEMORY = re.compile(r"\bmemory\s*:\s*\"(\d+)\s*G")
 _PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
+# A WDL workflow's input block, and each declaration in it: File reads, String? note, Int depth = 30
+_WDL_WORKFLOW_INPUT = re.compile(r"\bworkflow\s+\w+\s*\{\s*(?:#[^\n]*\s*)*input\s*\{")
+_WDL_DECLARATION = re.compile(r"\b(?P<type>[A-Z]\w*(?:\[[^\]]*\])?\+?(?P<optional>\?)?)\s+(?P<name>[A-Za-z_]\w*)")
 
 
 def _read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
@@ -81,6 +84,27 @@ def _tasks(engine: str, text: str) -> list[dict[str, Any]]:
             }
         )
     return tasks
+
+
+def inferred_template(engine: str, text: str) -> dict[str, dict[str, Any]]:
+    """The parameter template the service reads from a definition given none: a WDL workflow's inputs,
+    required unless optional (``Type?``) or with a default. Other engines: none inferred here."""
+    found = _WDL_WORKFLOW_INPUT.search(text) if engine.startswith("WDL") else None
+    if found is None:
+        return {}
+    depth, end = 1, found.end()
+    while depth and end < len(text):  # to the brace that closes the block: defaults may hold braces
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        end += 1
+    block = re.sub(r'"[^"]*"', '""', text[found.end() : end - 1])  # a string default is no declaration
+    declarations = list(_WDL_DECLARATION.finditer(block))
+    template = {}
+    for index, declaration in enumerate(declarations):
+        after = block[declaration.end() : declarations[index + 1].start() if index + 1 < len(declarations) else None]
+        optional = bool(declaration.group("optional")) or after.lstrip().startswith("=")
+        kind = declaration.group("type").rstrip("?")
+        template[declaration.group("name")] = {"description": f"{kind} input of the workflow", "optional": optional}
+    return template
 
 
 def instance_type(cpus: int, memory: int) -> str:
@@ -183,9 +207,9 @@ class WorkflowModel(BaseBackend):
             "definition": p.get("definitionUri") or f"s3://omics-workflows/{hashlib.sha256(blob).hexdigest()}.zip",
             "main": main,
             "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
-            "parameterTemplate": p.get("parameterTemplate") or {},
+            "parameterTemplate": p.get("parameterTemplate") or inferred_template(engine, text),
             "storageCapacity": p.get("storageCapacity"),
-            "storageType": p.get("storageType", "DYNAMIC"),
+            "storageType": p.get("storageType"),
             "accelerators": p.get("accelerators"),
             "creationTime": now(),
             "tags": p.get("tags") or {},
@@ -319,8 +343,10 @@ class WorkflowModel(BaseBackend):
             "tags": settings.get("tags") or {},
             "_tasks": definition["_tasks"],
         }
-        if not run.get("storageType"):
-            run["storageType"] = "DYNAMIC"
+        # The service's defaults: the workflow's storage, else STATIC of 1200 GiB (StartRun's reference).
+        run["storageType"] = run.get("storageType") or definition.get("storageType") or "STATIC"
+        if run["storageType"] == "STATIC":
+            run["storageCapacity"] = run.get("storageCapacity") or definition.get("storageCapacity") or 1200
         self.add("run", run)
         self.schedule(
             "run",

@@ -1,0 +1,199 @@
+"""Data in and out of HealthOmics storage: direct read-set upload, read-set and reference download.
+
+The work is ``transfer.py``'s (through ``OmicsHook``); these operators add what a task needs: templated
+arguments checked before any call, a resumable upload per task try, waiting (or deferring) until the read
+set is ACTIVE, and the XCom the next task reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from airflow_provider_omics import polling, transfer
+from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.operators.base import MAX_GENERATIONS, OmicsJobOperator, Started
+
+
+class OmicsUploadReadSetOperator(OmicsJobOperator):
+    """Upload one read set (a FASTQ, a FASTQ pair, a BAM, uBAM or CRAM) into a sequence store, and wait
+    until it is ACTIVE. ``partial().expand()`` it over samples.
+
+    ``source1`` / ``source2`` are local paths, ``s3://`` URIs or ``ObjectStoragePath`` (templated), read once
+    and streamed in parts of ``part_size`` bytes, ``max_concurrency`` at a time. They are checked before any
+    HealthOmics call: readable, not empty, of ``source_file_type`` by their first bytes, a second file for
+    paired FASTQ only. A FASTQ read set's ETags are checked against the uploaded files.
+
+    A retry **resumes**: the upload is tagged with the task's idempotency token, so the next try finds it
+    (``ListMultipartReadSetUploads``) and sends only the parts the service lacks; a read set an earlier try
+    completed is reused, never uploaded twice. A try that fails or is killed leaves its upload for the next
+    try to resume while retries remain, and aborts it on the last try.
+
+    :param source1: the file (or the first of a FASTQ pair).
+    :param source2: the second file of a FASTQ pair.
+    :param part_size: bytes per part, at most 100 MiB (the service's limit); up to 10,000 parts.
+    :param max_concurrency: parts sent at once; memory used is about ``part_size * max_concurrency``.
+
+    Returns (XCom) the read set's metadata (``GetReadSetMetadata``: ``id``, ``arn``, ``files`` with their
+    S3 URIs, ``etag``) with ``readSetId``, ``uploadId``, ``partsSent``, ``partsReused``, ``uploadedETags``.
+    """
+
+    kind = "read_set"
+    operation = "CreateMultipartReadSetUpload"
+    extra_template_fields = ("source1", "source2")
+    sequence_store_id: str
+    source_file_type: str
+
+    def __init__(
+        self,
+        *,
+        source1: Any,
+        source2: Any = None,
+        part_size: int = transfer.DEFAULT_PART_SIZE,
+        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source1 = source1
+        self.source2 = source2
+        self.part_size = part_size
+        self.max_concurrency = max_concurrency
+        self.upload: transfer.ReadSetUpload | None = None
+        self.will_retry = False
+
+    def build_requests(self, context: Any) -> list[dict[str, Any]]:
+        requests = super().build_requests(context)
+        owner = f"{type(self).__name__} ({self.task_id})"
+        try:
+            transfer.check_upload_arguments(
+                self.source1, self.source2, self.source_file_type, self.part_size, self.max_concurrency
+            )
+            self.sources = transfer.open_upload_sources(
+                self.hook, self.source1, self.source2, self.source_file_type, self.part_size
+            )
+        except ValueError as exc:
+            raise ValueError(f"{owner}: {exc}") from None
+        return requests
+
+    def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
+        ti = context["ti"]
+        self.will_retry = ti.try_number <= (self.retries or 0)
+        fields = {key: value for key, value in request.items() if key != "sequenceStoreId"}
+        identity = {**request, "source1": str(self.source1), "source2": str(self.source2)}
+        for generation in range(MAX_GENERATIONS):
+            token = self.token(context, chunk, identity, generation)
+            self.upload = transfer.ReadSetUpload(
+                self.hook,
+                self.sequence_store_id,
+                fields,
+                self.sources,
+                self.part_size,
+                self.max_concurrency,
+                token,
+                self.log,
+            )
+            earlier = self.upload.earlier_read_set()
+            if earlier is not None and earlier["status"] in self.job.failure_states:
+                self.log.info("Read set %s of an earlier try is %s: uploading afresh", earlier["id"], earlier["status"])
+                continue
+            try:
+                uploaded = self.upload.run(earlier)
+            except BaseException:
+                self._leave_or_abort()
+                raise
+            self.upload = None
+            self.checks = uploaded.as_dict()
+            ids = {"sequenceStoreId": self.sequence_store_id, "id": uploaded.read_set_id}
+            return Started(
+                ids, polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts)
+            )
+        raise RuntimeError(f"{MAX_GENERATIONS} failed uploads for one task instance; giving up")
+
+    def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
+        return super().result([transfer.checked_read_set(described[0], self.checks)], carried)
+
+    def _leave_or_abort(self) -> None:
+        if self.upload is None or self.upload.upload_id is None:
+            return
+        if self.will_retry:
+            self.log.warning(
+                "Upload %s left in place: the task's next try resumes it (the last try aborts it)",
+                self.upload.upload_id,
+            )
+        else:
+            self.upload.abort()
+
+    def on_kill(self) -> None:
+        self._leave_or_abort()
+        super().on_kill()
+
+
+class _DownloadOperator(AwsBaseOperator[OmicsHook]):
+    aws_hook_class = OmicsHook
+    file_kinds: tuple[str, ...] = ()
+    ui_color = "#c9e7f5"
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        files: str | Sequence[str] = "all",
+        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = f"{type(self).__name__} ({self.task_id})"
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"{owner}: max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
+        listed = [files] if isinstance(files, str) else list(files)
+        if "{{" not in str(files) and any(f != "all" and f not in self.file_kinds for f in listed):
+            raise ValueError(f"{owner}: files: {files!r}; choose from {', '.join(self.file_kinds)} or 'all'")
+        self.destination = destination
+        self.files = files
+        self.max_concurrency = max_concurrency
+
+
+class OmicsDownloadReadSetOperator(_DownloadOperator):
+    """Download a read set's files (``files``: ``"all"``, or some of SOURCE1, SOURCE2, INDEX), part by part,
+    ``max_concurrency`` parts at a time, to ``destination``: a folder (local, ``s3://`` prefix ending in ``/``,
+    or ``ObjectStoragePath``) that takes each file under its name in the store, or one file's own path.
+    A FASTQ's ETag and every file's length are checked; a local file appears whole or not at all.
+
+    Returns (XCom) ``{"sequenceStoreId", "id", "files": {"source1": {"location", "bytes", "etag"}, ...}}``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("sequence_store_id", "read_set_id", "destination", "files")
+    file_kinds = transfer.READ_SET_FILES
+
+    def __init__(self, *, sequence_store_id: str, read_set_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sequence_store_id = sequence_store_id
+        self.read_set_id = read_set_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self.hook.download_read_set(
+            self.sequence_store_id, self.read_set_id, self.destination, self.files, self.max_concurrency
+        )
+
+
+class OmicsDownloadReferenceOperator(_DownloadOperator):
+    """Download a reference's files (``files``: ``"all"``, SOURCE or INDEX) like ``OmicsDownloadReadSetOperator``.
+
+    Returns (XCom) ``{"referenceStoreId", "id", "files": {"source": {"location", "bytes"}, ...}}``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields("reference_store_id", "reference_id", "destination", "files")
+    file_kinds = transfer.REFERENCE_FILES
+
+    def __init__(self, *, reference_store_id: str, reference_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reference_store_id = reference_store_id
+        self.reference_id = reference_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        return self.hook.download_reference(
+            self.reference_store_id, self.reference_id, self.destination, self.files, self.max_concurrency
+        )

@@ -1,0 +1,213 @@
+"""Data in and out of HealthOmics storage, through real Airflow (``dag.test()``) against the emulator."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from conftest import xcom
+
+from airflow_provider_omics.hooks.omics import OmicsHook
+
+PART = 64 * 1024  # small parts, so that a few hundred KiB make several
+
+
+def fastq(mate: int, reads: int = 12_000) -> bytes:
+    return b"".join(b"@read%d/%d\nACGTTGCAAC\n+\nIIIIIIIIII\n" % (i, mate) for i in range(reads))
+
+
+def parts(data: bytes) -> int:
+    return -(-len(data) // PART)
+
+
+@pytest.fixture
+def pair(tmp_path, s3):
+    """A paired FASTQ on local disk and in S3 (about 430 KiB a file: 7 parts of 64 KiB)."""
+    r1, r2 = fastq(1), fastq(2)
+    (tmp_path / "s1_R1.fastq").write_bytes(r1)
+    (tmp_path / "s1_R2.fastq").write_bytes(r2)
+    s3.put_object(Bucket="genomics", Key="incoming/s2_R1.fastq", Body=r1)
+    s3.put_object(Bucket="genomics", Key="incoming/s2_R2.fastq", Body=r2)
+    return tmp_path, r1, r2
+
+
+@pytest.fixture
+def store(omics):
+    store_id = omics.create_sequence_store(name="uploads")["id"]
+    OmicsHook().wait("sequence_store", delay=0.05, id=store_id)
+    return store_id
+
+
+UPLOAD_AND_DOWNLOAD = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    local = OmicsUploadReadSetOperator(
+        task_id="local", sequence_store_id="{store}", source1="{folder}/s1_R1.fastq", source2="{folder}/s1_R2.fastq",
+        source_file_type="FASTQ", subject_id="p1", sample_id="s1", name="s1", part_size={part}, max_concurrency=3,
+        waiter_delay=0.05, deferrable={deferrable})
+    from_s3 = OmicsUploadReadSetOperator(
+        task_id="from_s3", sequence_store_id="{store}", source1="s3://genomics/incoming/s2_R1.fastq",
+        source2="s3://genomics/incoming/s2_R2.fastq", source_file_type="FASTQ", subject_id="p1", sample_id="s2",
+        name="s2", part_size={part}, waiter_delay=0.05, deferrable={deferrable})
+    download = OmicsDownloadReadSetOperator(
+        task_id="download", sequence_store_id="{store}", read_set_id=local.output["id"],
+        destination="{folder}/back/")
+    to_s3 = OmicsDownloadReadSetOperator(
+        task_id="to_s3", sequence_store_id="{store}", read_set_id=from_s3.output["id"], files="SOURCE2",
+        destination="s3://genomics/back/s2_R2.fastq")
+"""
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_a_paired_fastq_goes_in_from_disk_and_s3_and_comes_back_byte_identical(
+    run_dag, emulator, omics, s3, store, pair, deferrable
+):
+    folder, r1, r2 = pair
+    text = UPLOAD_AND_DOWNLOAD.format(store=store, folder=folder, part=PART, deferrable=deferrable)
+    _, tis = run_dag(text)
+    assert {ti.state for ti in tis.values()} == {"success"}
+
+    uploaded = xcom(tis["local"])
+    assert uploaded["status"] == "ACTIVE" and uploaded["fileType"] == "FASTQ"
+    assert uploaded["partsSent"] == parts(r1) + parts(r2) and uploaded["partsReused"] == 0
+    # The read set's ETags are the ones computed from the files while they were sent.
+    assert uploaded["etag"]["source1"] == uploaded["uploadedETags"]["source1"]
+    assert (folder / "back" / "source1.fastq").read_bytes() == r1
+    assert (folder / "back" / "source2.fastq").read_bytes() == r2
+    assert xcom(tis["download"])["files"]["source2"]["bytes"] == len(r2)
+
+    assert xcom(tis["from_s3"])["sampleId"] == "s2"
+    assert s3.get_object(Bucket="genomics", Key="back/s2_R2.fastq")["Body"].read() == r2
+    read_sets = omics.list_read_sets(sequenceStoreId=store)["readSets"]
+    assert sorted(r["name"] for r in read_sets) == ["s1", "s2"]
+    assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
+
+
+RESUMED = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    OmicsUploadReadSetOperator(
+        task_id="upload", sequence_store_id="{store}", source1="{folder}/s1_R1.fastq", source2="{folder}/s1_R2.fastq",
+        source_file_type="FASTQ", subject_id="p1", sample_id="s1", name="s1", part_size={part}, max_concurrency=1,
+        waiter_delay=0.05, retries={retries}, retry_delay=0, idempotency_key="{key}")
+"""
+
+
+def test_a_retried_upload_resumes_where_the_failed_try_stopped(run_dag, emulator, omics, store, pair, output):
+    folder, r1, r2 = pair
+    # The first try loses its connection for good after 5 parts (say, the worker is cut off).
+    emulator.add_fault("UploadReadSetPart", "AccessDeniedException", count=1, after=5, message="session expired")
+    _, tis = run_dag(RESUMED.format(store=store, folder=folder, part=PART, retries=1, key="s1"))
+    assert tis["upload"].state == "success"
+    shown = output()
+    assert "left in place: the task's next try resumes it" in shown
+    sent = emulator.request_counts()["UploadReadSetPart"]
+    result = xcom(tis["upload"])
+    # The first try sent 5 parts (and failed on the 6th); the second sends only the missing ones.
+    missing = parts(r1) + parts(r2) - 5
+    assert (result["partsReused"], result["partsSent"]) == (5, missing)
+    assert sent == 5 + 1 + missing
+    (read_set,) = omics.list_read_sets(sequenceStoreId=store)["readSets"]
+    assert read_set["id"] == result["id"]
+    assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
+    hook = OmicsHook()
+    back = hook.download_read_set(store, result["id"], folder / "check" / "r1.fastq", files="SOURCE1")
+    assert (folder / "check" / "r1.fastq").read_bytes() == r1 and back["files"]["source1"]["bytes"] == len(r1)
+
+    # Run again with the same idempotency key (as a cleared task is): the read set is reused, not re-sent.
+    _, tis = run_dag(RESUMED.format(store=store, folder=folder, part=PART, retries=0, key="s1"))
+    assert xcom(tis["upload"])["reusedReadSet"] is True
+    assert emulator.request_counts()["UploadReadSetPart"] == sent
+    assert len(omics.list_read_sets(sequenceStoreId=store)["readSets"]) == 1
+
+
+def test_the_last_try_aborts_its_upload(run_dag, emulator, omics, store, pair, output):
+    folder, _, _ = pair
+    emulator.add_fault("UploadReadSetPart", "AccessDeniedException", after=3, message="no more")
+    _, tis = run_dag(RESUMED.format(store=store, folder=folder, part=PART, retries=0, key="{{ run_id }}"))
+    assert tis["upload"].state == "failed"
+    assert "Aborted upload" in output()
+    assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
+    assert omics.list_read_sets(sequenceStoreId=store)["readSets"] == []
+
+
+BAD = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    OmicsUploadReadSetOperator(
+        task_id="upload", sequence_store_id="{store}", source1={source1!r}, {more}
+        subject_id="p1", sample_id="s1", name="s1", waiter_delay=0.05)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source1", "more", "message"),
+    [
+        ("{folder}/missing.fastq", 'source_file_type="FASTQ",', "source1: {folder}/missing.fastq is not a file"),
+        ("s3://genomics/incoming/none.fastq", 'source_file_type="FASTQ",', "source1: s3://genomics/incoming/none"),
+        ("{folder}/s1.bam", 'source_file_type="FASTQ",', "is not a FASTQ file (it reads as BAM)"),
+        ("{folder}/s1_R1.fastq", 'source_file_type="BAM",', "is not a BAM file (it reads as FASTQ)"),
+        (
+            "{folder}/s1.bam",
+            'source_file_type="BAM", source2="{folder}/s1_R2.fastq",',
+            "source2: only paired FASTQ has a second file",
+        ),
+        ("{folder}/s1_R1.fastq", 'source_file_type="FASTQ", source2="",', "source2: empty"),
+        ("{folder}/s1_R1.fastq", 'source_file_type="FASTQ", part_size=200 * 1024 * 1024,', "part_size: must be"),
+    ],
+    ids=["missing-file", "missing-s3-object", "bam-as-fastq", "fastq-as-bam", "bam-pair", "empty-pair", "part-size"],
+)
+def test_bad_input_fails_before_any_healthomics_call(run_dag, emulator, store, pair, output, source1, more, message):
+    folder, _, _ = pair
+    # A BAM file: BGZF (gzip) holding "BAM\1".
+    (folder / "s1.bam").write_bytes(gzip.compress(b"BAM\x01" + b"\x00" * 64))
+    before = sum(emulator.request_counts().values())
+    text = BAD.format(store=store, source1=source1.format(folder=folder), more=more.format(folder=folder))
+    _, tis = run_dag(text)
+    assert tis["upload"].state == "failed"
+    assert message.format(folder=folder) in output()
+    assert sum(emulator.request_counts().values()) == before
+
+
+def test_a_read_set_is_readable_through_its_s3_uri(emulator, omics, s3, store, pair):
+    folder, r1, r2 = pair
+    hook = OmicsHook()
+    uploaded = hook.upload_read_set(
+        store,
+        folder / "s1_R1.fastq",
+        folder / "s1_R2.fastq",
+        source_file_type="FASTQ",
+        subject_id="p",
+        sample_id="s1",
+        name="s1",
+        part_size=PART,
+    )
+    uris = hook.read_set_s3_uris(store, uploaded["id"])
+    assert set(uris) == {"source1", "source2"}
+    store_uri = omics.get_sequence_store(id=store)["s3Access"]["s3Uri"]
+    for name, body in (("source1", r1), ("source2", r2)):
+        assert uris[name].startswith(store_uri)
+        bucket, key = uris[name][len("s3://") :].split("/", 1)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+SHARE = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    offer = OmicsCreateShareOperator(
+        task_id="offer", resource_arn="{arn}", principal_subscriber="210987654321", share_name="reads",
+        waiter_delay=0.05)
+    accept = OmicsAcceptShareOperator(task_id="accept", share_id=offer.output["shareId"], waiter_delay=0.05,
+        deferrable=True)
+    offer >> accept
+"""
+
+
+def test_a_share_is_offered_then_accepted(run_dag, emulator, omics):
+    workflow = omics.create_workflow(name="shared", definitionZip=b"workflow main {}", requestId="shared")
+    _, tis = run_dag(SHARE.format(arn=workflow["arn"]))
+    assert {ti.state for ti in tis.values()} == {"success"}
+    offered, accepted = xcom(tis["offer"]), xcom(tis["accept"])
+    assert offered["status"] == "PENDING" and offered["shareId"] == accepted["shareId"]
+    assert accepted["status"] == "ACTIVE"
+    # Run again (a retry, a clear): the same share, not a second offer.
+    _, tis = run_dag(SHARE.format(arn=workflow["arn"]))
+    assert {ti.state for ti in tis.values()} == {"success"}
+    assert xcom(tis["offer"])["shareId"] == offered["shareId"]
+    assert len(omics.list_shares(resourceOwner="SELF")["shares"]) == 1
