@@ -74,6 +74,7 @@ package: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/waiting_at_scale.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
 
 constraints: $(addprefix constraints-,$(VERSIONS))
 

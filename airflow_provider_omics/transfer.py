@@ -165,6 +165,15 @@ def write_destination(hook: OmicsHook, location: Location, chunks: Iterator[byte
     return path
 
 
+def is_folder(location: Location) -> bool:
+    """A destination that takes files under their own names: a ``/``-ended path or URI, or a directory."""
+    if str(location).endswith("/"):
+        return True
+    if _is_s3(location):
+        return False
+    return bool(location.is_dir()) if _is_object_storage(location) else os.path.isdir(location)
+
+
 def join_location(directory: Location, name: str) -> Location:
     if _is_s3(directory):
         return f"{directory.rstrip('/')}/{name}"
@@ -419,7 +428,9 @@ class ReadSetUpload:
                         )
                         continue
                     sent += 1
-                    futures.append(pool.submit(self._send_part, slot, number, data, slots, progress))
+                    # In a box the sender empties: the pool's work item would keep the bytes alive otherwise.
+                    futures.append(pool.submit(self._send_part, slot, number, [data], slots, progress))
+                    del data
             parts = [future.result() for future in futures]
         except BaseException:
             for future in futures:
@@ -430,8 +441,10 @@ class ReadSetUpload:
         return parts, sent, reused, etag.hexdigest() if etag is not None else None
 
     def _send_part(
-        self, slot: str, number: int, data: bytes, slots: threading.BoundedSemaphore, progress: Progress
+        self, slot: str, number: int, box: list[bytes], slots: threading.BoundedSemaphore, progress: Progress
     ) -> dict[str, Any]:
+        data = box.pop()
+        size = len(data)
         try:
             answer = self.hook.call(
                 "UploadReadSetPart",
@@ -442,8 +455,9 @@ class ReadSetUpload:
                 payload=data,
             )
         finally:
+            del data
             slots.release()
-        progress.add(len(data))
+        progress.add(size)
         return {"partNumber": number, "partSource": slot, "checksum": answer["checksum"]}
 
     def abort(self) -> None:
@@ -599,7 +613,7 @@ def download(
     # A FASTQ's ETag is the hash of its content: the download is checked against it.
     family = str((described.get("etag") or {}).get("algorithm", "_MD5up")).split("_", 1)[-1]
     fastq = described.get("fileType") == "FASTQ"
-    into_folder = len(wanted) > 1 or str(destination).endswith("/") or os.path.isdir(str(destination))
+    into_folder = len(wanted) > 1 or is_folder(destination)
     done = {}
     for file in wanted:
         summary = present[file.lower()]

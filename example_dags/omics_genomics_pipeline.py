@@ -21,6 +21,7 @@ from pathlib import Path
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, TaskGroup, task
 
+from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.analytics import (
     OmicsCreateAnnotationStoreOperator,
     OmicsCreateVariantStoreOperator,
@@ -50,21 +51,25 @@ def omics_uri(arn: str, path: str) -> str:
 
 
 @task
-def run_settings(read_sets: list[dict], sequence_store_arn: str, reference_arn: str) -> list[dict]:
-    """One run per sample: its name and the parameters the workflow declares."""
+def run_settings(read_sets: list[dict], sequence_store_id: str, reference_arn: str) -> list[dict]:
+    """One run per sample: its name and the parameters the workflow declares.
+
+    The reads go in by their S3 access URIs (``OmicsHook.read_set_s3_uris``), which any S3 reader takes;
+    the reference by its ``omics://`` URI, which HealthOmics workflows also read.
+    """
+    hook = OmicsHook()
     reference = omics_uri(reference_arn, "/".join(reference_arn.split("/")[2:]))
-    return [
-        {
-            "name": f"variant-calling-{source['sampleId']}",
-            "parameters": {
-                "sample_name": source["sampleId"],
-                "reads_1": omics_uri(sequence_store_arn, f"readSet/{source['readSetId']}/source1"),
-                "reads_2": omics_uri(sequence_store_arn, f"readSet/{source['readSetId']}/source2"),
-                "reference": reference,
-            },
+    settings = []
+    for source in read_sets:
+        reads = hook.read_set_s3_uris(sequence_store_id, source["readSetId"])
+        parameters = {
+            "sample_name": source["sampleId"],
+            "reads_1": reads["source1"],
+            "reads_2": reads["source2"],
+            "reference": reference,
         }
-        for source in read_sets
-    ]
+        settings.append({"name": f"variant-calling-{source['sampleId']}", "parameters": parameters})
+    return settings
 
 
 @task
@@ -134,7 +139,7 @@ with DAG(
             role_arn=ROLE,
             output_uri=f"s3://{BUCKET}/runs/",
             **WAIT,
-        ).expand_kwargs(run_settings(reads.output["sources"], sequence_store.output["arn"], reference_arn_))
+        ).expand_kwargs(run_settings(reads.output["sources"], sequence_store.output["id"], reference_arn_))
 
     with TaskGroup("export"):
         OmicsStartReadSetExportJobOperator(

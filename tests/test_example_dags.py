@@ -66,9 +66,12 @@ def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3):
     assert sorted(r["sampleId"] for r in read_sets) == ["NA12878", "NA12891", "NA12892"]
 
     runs = [xcom(tis[f"analysis.call_variants[{i}]"]) for i in range(3)]
+    reads = {r["sampleId"]: omics.get_read_set_metadata(sequenceStoreId=store_id, id=r["id"]) for r in read_sets}
     for run in runs:
         assert run["status"] == "COMPLETED"
         sample = run["parameters"]["sample_name"]
+        # The reads went in by the read set's S3 access URI.
+        assert run["parameters"]["reads_1"] == reads[sample]["files"]["source1"]["s3Access"]["s3Uri"]
         key = f"runs/{run['id']}/out/call_variants/{sample}.vcf"
         assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().startswith(b"##fileformat=VCF")
 

@@ -7,6 +7,7 @@ import gzip
 import pytest
 from conftest import xcom
 
+from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
 from airflow_provider_omics.hooks.omics import OmicsHook
 
 PART = 64 * 1024  # small parts, so that a few hundred KiB make several
@@ -211,3 +212,27 @@ def test_a_share_is_offered_then_accepted(run_dag, emulator, omics):
     assert {ti.state for ti in tis.values()} == {"success"}
     assert xcom(tis["offer"])["shareId"] == offered["shareId"]
     assert len(omics.list_shares(resourceOwner="SELF")["shares"]) == 1
+
+
+def test_object_storage_paths_are_sources_and_destinations(emulator, store, pair):
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import ObjectStoragePath
+    else:
+        from airflow.io.path import ObjectStoragePath
+    folder, r1, _ = pair
+    hook = OmicsHook()
+    uploaded = hook.upload_read_set(
+        store,
+        ObjectStoragePath(f"file://{folder}/s1_R1.fastq"),
+        source_file_type="FASTQ",
+        subject_id="p",
+        sample_id="s1",
+        name="single",
+        part_size=PART,
+    )
+    assert uploaded["partsSent"] == parts(r1) and uploaded["files"]["source1"]["contentLength"] == len(r1)
+    target = ObjectStoragePath(f"file://{folder}/out")
+    target.mkdir(parents=True, exist_ok=True)
+    back = hook.download_read_set(store, uploaded["id"], target)
+    assert (folder / "out" / "source1.fastq").read_bytes() == r1
+    assert back["files"]["source1"]["etag"] == uploaded["etag"]["source1"]

@@ -184,17 +184,25 @@ class StorageModel(BaseBackend):
             "fileType": file_type,
             "referenceArn": source.get("referenceArn"),
             "creationTime": now(),
-            "sequenceInformation": _sequence_information(file_type, list(files.values())),
             "files": {slot.lower(): _content_summary(len(data), uris[slot]) for slot, data in files.items()},
-            "etag": {
-                "algorithm": f"{file_type}_{family}",
-                **{slot.lower(): etag_of(family, file_type, [data]) for slot, data in files.items()},
-            },
             "tags": source.get("tags") or {},
             "_files": uris,
+            "_etag_family": family,
             **extra,
         }
+        if status == "ACTIVE":
+            self._process(read_set, files)
         return self.add("read_set", read_set)
+
+    @staticmethod
+    def _process(read_set: Record, files: dict[str, bytes]) -> None:
+        """What ingestion computes: the read counts and the ETags (the hash of each uncompressed file)."""
+        file_type, family = read_set["fileType"], read_set["_etag_family"]
+        read_set["sequenceInformation"] = _sequence_information(file_type, list(files.values()))
+        read_set["etag"] = {
+            "algorithm": f"{file_type}_{family}",
+            **{slot.lower(): etag_of(family, file_type, [data]) for slot, data in files.items()},
+        }
 
     def read_set_content(self, read_set: Record, slot: str) -> bytes:
         return self.s3.read(read_set["_files"][slot]) or b""
@@ -587,6 +595,7 @@ class StorageModel(BaseBackend):
                 found = f"it reads as {sniffed}" if sniffed else "unknown format"
                 read_set["statusMessage"] = f"{slot} is not a {read_set['fileType']} file ({found})"
                 return "UPLOAD_FAILED"
+        self._process(read_set, {slot: self.read_set_content(read_set, slot) for slot in read_set["_files"]})
         return None
 
     def abort_multipart_read_set_upload(self, p: dict[str, Any]) -> Record:
