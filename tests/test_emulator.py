@@ -517,9 +517,9 @@ def test_direct_upload_round_trip_with_etags_and_s3_access(omics, s3, store_id):
     read_set_id = omics.complete_multipart_read_set_upload(sequenceStoreId=sha_store, uploadId=upload, parts=sent)[
         "readSetId"
     ]
-    etag = until(
-        lambda: omics.get_read_set_metadata(sequenceStoreId=sha_store, id=read_set_id), status_in("ACTIVE")
-    )["etag"]
+    etag = until(lambda: omics.get_read_set_metadata(sequenceStoreId=sha_store, id=read_set_id), status_in("ACTIVE"))[
+        "etag"
+    ]
     assert etag == {"algorithm": "FASTQ_SHA256up", "source1": hashlib.sha256(FASTQ_1).hexdigest()}
 
 

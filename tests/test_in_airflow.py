@@ -149,3 +149,73 @@ def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airfl
         logged = "".join(path.read_text() for path in folder.glob("attempt=1.log.trigger.*.log"))
         (run,) = omics.list_runs(name=f"sample-{index}")["items"]
         assert set(re.findall(r"run id=(\d+) is", logged)) == {run["id"]}
+
+
+UPLOAD = """
+import pendulum
+from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_omics.operators.transfers import OmicsUploadReadSetOperator
+
+with DAG("upload", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    OmicsUploadReadSetOperator(
+        task_id="upload", sequence_store_id="{store}", source1="{path}", source_file_type="FASTQ",
+        subject_id="p1", sample_id="s1", name="s1", part_size={part}, max_concurrency=1, waiter_delay=1,
+        retries=1, retry_delay=0,
+    )
+"""
+
+
+def _task_processes(ti_id: str) -> list[int]:
+    """The processes running a task instance: the supervisor and, started after it, the task itself."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if ti_id.encode() in cmdline.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def test_an_upload_killed_mid_way_resumes_in_the_next_try(airflow, emulator, omics, tmp_path):
+    part = 64 * 1024
+    reads = b"".join(b"@read%d/1\nACGTTGCAAC\n+\nIIIIIIIIII\n" % i for i in range(20_000))
+    path = tmp_path / "s1.fastq"
+    path.write_bytes(reads)
+    total = -(-len(reads) // part)
+    store = omics.create_sequence_store(name="killed")["id"]
+    emulator.transition("sequence_store", store, "ACTIVE")
+    # Parts go slowly (most are throttled, then retried), so that the task is killed part-way through.
+    emulator.add_fault("UploadReadSetPart", "ThrottlingException", probability=0.8)
+    airflow.add_dag("upload", UPLOAD.format(store=store, path=path, part=part))
+    run_id = airflow.trigger("upload")
+
+    def parts_there() -> int:
+        uploads = list(emulator.backend.table("upload").values())
+        return len(uploads[0]["_parts"]) if uploads else 0
+
+    airflow.wait_for(lambda: parts_there() >= 4, "some parts to be uploaded", timeout=300)
+    ti_id = airflow.task("upload", run_id, "upload")["id"]
+    processes = _task_processes(ti_id)
+    assert processes, "no process runs the task"
+    os.kill(processes[-1], 9)  # the task process itself, as the OOM killer or a lost node would
+    sent_before = emulator.request_counts()["UploadReadSetPart"]
+    there = parts_there()
+    emulator.clear_faults()
+    state = airflow.wait_for(
+        lambda: (
+            airflow.dag_run("upload", run_id)["state"] in ("success", "failed")
+            and airflow.dag_run("upload", run_id)["state"]
+        ),
+        "the DAG run to end",
+        timeout=300,
+    )
+    task = airflow.task("upload", run_id, "upload")
+    assert (state, task["state"], task["try_number"]) == ("success", "success", 2)
+    sent_after = emulator.request_counts()["UploadReadSetPart"] - sent_before
+    assert 0 < there < total and sent_after <= total - there  # the second try sent only what was missing
+    (read_set,) = omics.list_read_sets(sequenceStoreId=store)["readSets"]
+    assert omics.get_read_set(sequenceStoreId=store, id=read_set["id"], partNumber=1)["payload"].read() == reads
+    assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
+    assert "Resuming upload" in airflow.task_log("upload", run_id, "upload", 2)
