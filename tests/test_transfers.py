@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from conftest import xcom
+from conftest import ROLE_ARN, xcom
+from tour import FASTA
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -236,3 +237,48 @@ def test_object_storage_paths_are_sources_and_destinations(emulator, store, pair
     back = hook.download_read_set(store, uploaded["id"], target)
     assert (folder / "out" / "source1.fastq").read_bytes() == r1
     assert back["files"]["source1"]["etag"] == uploaded["etag"]["source1"]
+
+
+MAPPED_AND_REFERENCE = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    uploads = OmicsUploadReadSetOperator.partial(
+        task_id="upload", sequence_store_id="{store}", source_file_type="FASTQ", subject_id="p1", part_size={part},
+        waiter_delay=0.05,
+    ).expand_kwargs([
+        {{"sample_id": "s1", "name": "s1", "source1": "{folder}/s1_R1.fastq", "source2": "{folder}/s1_R2.fastq"}},
+        {{"sample_id": "s2", "name": "s2", "source1": "s3://genomics/incoming/s2_R1.fastq"}},
+    ])
+    reference = OmicsDownloadReferenceOperator(
+        task_id="reference", reference_store_id="{reference_store}", reference_id="{reference}", files="SOURCE",
+        destination="{folder}/ref/chr1.fa")
+    wait = OmicsReadSetSensor(
+        task_id="wait", sequence_store_id="{store}", id="{{{{ ti.xcom_pull('upload', map_indexes=1)['id'] }}}}",
+        poke_interval=0.05)
+    uploads >> wait
+"""
+
+
+def test_mapped_uploads_and_a_reference_download(run_dag, emulator, omics, s3, store, pair):
+    folder, _, _ = pair
+    s3.put_object(Bucket="genomics", Key="ref/chr1.fa", Body=FASTA)
+    reference_store = omics.create_reference_store(name="refs")["id"]
+    job = omics.start_reference_import_job(
+        referenceStoreId=reference_store,
+        roleArn=ROLE_ARN,
+        sources=[{"sourceFile": "s3://genomics/ref/chr1.fa", "name": "chr1"}],
+    )
+    done = OmicsHook().wait("reference_import", delay=0.05, referenceStoreId=reference_store, id=job["id"])
+    text = MAPPED_AND_REFERENCE.format(
+        store=store,
+        folder=folder,
+        part=PART,
+        reference_store=reference_store,
+        reference=done["sources"][0]["referenceId"],
+    )
+    _, tis = run_dag(text)
+    assert {ti.state for ti in tis.values()} == {"success"}
+    assert [xcom(tis[f"upload[{i}]"])["sampleId"] for i in (0, 1)] == ["s1", "s2"]
+    assert set(xcom(tis["upload[1]"])["files"]) == {"source1"}  # single-end
+    assert xcom(tis["wait"])["status"] == "ACTIVE"
+    assert (folder / "ref" / "chr1.fa").read_bytes() == FASTA
+    assert xcom(tis["reference"])["files"]["source"]["bytes"] == len(FASTA)

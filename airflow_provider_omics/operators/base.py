@@ -304,10 +304,12 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                     verify=self.verify,
                     botocore_config=self.botocore_config,
                     fail_on_partial_success=self.fail_on_partial_success,
-                    carry={
-                        **({"carried": carried} if any(carried) else {}),
-                        **({"checks": self.checks} if self.checks else {}),
-                    }
+                    carry=json_safe(
+                        {
+                            **({"carried": carried} if any(carried) else {}),
+                            **({"checks": self.checks} if self.checks else {}),
+                        }
+                    )
                     or None,
                 ),
                 method_name="execute_complete",
