@@ -73,7 +73,8 @@ def _is_s3(location: Location) -> bool:
 
 
 def _is_object_storage(location: Location) -> bool:
-    return not isinstance(location, str | os.PathLike) and hasattr(location, "open")
+    # An ObjectStoragePath (on Airflow 2.11 also an os.PathLike): a path on an fsspec file system.
+    return not isinstance(location, str) and hasattr(location, "protocol") and hasattr(location, "fs")
 
 
 def open_source(hook: OmicsHook, location: Location, argument: str) -> Source:
