@@ -13,10 +13,11 @@ PYTHON_3_12 := $(or $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin
 NEWEST := 3.3
 VERSIONS := 2.11 3.0 $(NEWEST)
 python_for = $(if $(filter 3.0,$(1)),$(PYTHON_3_12),$(PYTHON))
-# What each version resolves from (make constraints). Airflow 3.0.6 breaks (every task-API call answers
-# 422) with the FastAPI stack released after it: pin the one it was released with.
+# What each version resolves from (make constraints). Airflow 3.0.6 breaks with what was released after
+# it: every task-API call answers 422 with the newer FastAPI stack, and ObjectStoragePath refuses every
+# protocol with universal-pathlib 0.3. Pin what it was released with.
 spec_2.11 := "apache-airflow==2.11.*"
-spec_3.0 := "apache-airflow==3.0.6" "fastapi==0.117.1" "starlette==0.48.0" "pydantic==2.11.9" "cadwyn==5.4.6"
+spec_3.0 := "apache-airflow==3.0.6" "fastapi==0.117.1" "starlette==0.48.0" "pydantic==2.11.9" "cadwyn==5.4.6" "universal-pathlib==0.2.6"
 spec_$(NEWEST) := "apache-airflow==$(NEWEST).*"
 # make demo AIRFLOW_VERSION=2.11 runs the example pipeline on that version's virtualenv.
 AIRFLOW_VERSION ?= $(NEWEST)

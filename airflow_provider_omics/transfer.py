@@ -40,7 +40,6 @@ DEFAULT_CONCURRENCY = 4
 PROGRESS_EVERY = 10.0
 UPLOAD_TAG = "airflow:upload-token"  # on an upload and the read set it becomes: which try's upload it is
 FILE_TYPES = ("FASTQ", "BAM", "UBAM", "CRAM")
-SOURCES = ("SOURCE1", "SOURCE2")
 READ_SET_FILES = ("SOURCE1", "SOURCE2", "INDEX")
 REFERENCE_FILES = ("SOURCE", "INDEX")
 HEAD = 4096
@@ -91,7 +90,8 @@ def open_source(hook: OmicsHook, location: Location, argument: str) -> Source:
     if _is_object_storage(location):
         if not location.exists():
             raise ValueError(f"{argument}: {location} does not exist")
-        size = int(getattr(location.stat(), "st_size", None) or location.stat()["size"])
+        stat = location.stat()
+        size = int(stat["size"] if getattr(stat, "st_size", None) is None else stat.st_size)
         with location.open("rb") as stream:
             head = stream.read(HEAD)
         return Source(str(location), size, head, lambda: location.open("rb"))
@@ -248,7 +248,7 @@ class UploadResult:
     reused_read_set: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        figures = {
             "readSetId": self.read_set_id,
             "uploadId": self.upload_id,
             "partsSent": self.parts_sent,
@@ -256,6 +256,7 @@ class UploadResult:
             "uploadedETags": self.etags,
             "reusedReadSet": self.reused_read_set,
         }
+        return {key: value for key, value in figures.items() if value is not None}  # XCom takes no None
 
 
 def check_upload_arguments(
