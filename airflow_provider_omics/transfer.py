@@ -123,18 +123,21 @@ class _ChunkReader:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
-        self.buffer = b""
+        self.chunk = memoryview(b"")
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.buffer) < size:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer += chunk
-        if size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
+        pieces = []
+        while size < 0 or size > 0:
+            if not self.chunk:
+                following = next(self.chunks, None)
+                if following is None:
+                    break
+                self.chunk = memoryview(following)
+            taken = self.chunk if size < 0 else self.chunk[:size]
+            self.chunk = self.chunk[len(taken) :]
+            pieces.append(taken)
+            size = size if size < 0 else size - len(taken)
+        return b"".join(pieces)
 
 
 def write_destination(hook: OmicsHook, location: Location, chunks: Iterator[bytes], max_concurrency: int) -> str:
@@ -259,9 +262,17 @@ class UploadResult:
         return {key: value for key, value in figures.items() if value is not None}  # XCom takes no None
 
 
+def check_part_arguments(part_size: int, max_concurrency: int) -> None:
+    if isinstance(part_size, bool) or not isinstance(part_size, int) or not 0 < part_size <= MAX_PART_SIZE:
+        raise ValueError(f"part_size: must be a whole number of bytes from 1 to {MAX_PART_SIZE} (100 MiB)")
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ValueError(f"max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
+
+
 def check_upload_arguments(
     source1: Location, source2: Location | None, source_file_type: str, part_size: int, max_concurrency: int
 ) -> None:
+    check_part_arguments(part_size, max_concurrency)
     if source1 in (None, ""):
         raise ValueError("source1: required (a local path, an s3:// URI or an ObjectStoragePath)")
     if source_file_type not in FILE_TYPES:
@@ -272,10 +283,6 @@ def check_upload_arguments(
         raise ValueError(f"source2: only paired FASTQ has a second file; a {source_file_type} upload has source1 only")
     if source2 is not None and str(source2) == str(source1):
         raise ValueError("source2: the same file as source1; a pair is two files")
-    if not isinstance(part_size, int) or not 0 < part_size <= MAX_PART_SIZE:
-        raise ValueError(f"part_size: must be a whole number of bytes from 1 to {MAX_PART_SIZE} (100 MiB)")
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
 
 
 def open_upload_sources(
@@ -610,8 +617,7 @@ def download(
     absent = [f for f in wanted if not present.get(f.lower())]
     if absent:
         raise ValueError(f"files: {kind.replace('_', ' ')} {ids['id']} has no {', '.join(absent)}")
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
+    check_part_arguments(MAX_PART_SIZE, max_concurrency)
     # A FASTQ's ETag is the hash of its content: the download is checked against it.
     family = str((described.get("etag") or {}).get("algorithm", "_MD5up")).split("_", 1)[-1]
     fastq = described.get("fileType") == "FASTQ"

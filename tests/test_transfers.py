@@ -152,9 +152,8 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
             "source2: only paired FASTQ has a second file",
         ),
         ("{folder}/s1_R1.fastq", 'source_file_type="FASTQ", source2="",', "source2: empty"),
-        ("{folder}/s1_R1.fastq", 'source_file_type="FASTQ", part_size=200 * 1024 * 1024,', "part_size: must be"),
     ],
-    ids=["missing-file", "missing-s3-object", "bam-as-fastq", "fastq-as-bam", "bam-pair", "empty-pair", "part-size"],
+    ids=["missing-file", "missing-s3-object", "bam-as-fastq", "fastq-as-bam", "bam-pair", "empty-pair"],
 )
 def test_bad_input_fails_before_any_healthomics_call(run_dag, emulator, store, pair, output, source1, more, message):
     folder, _, _ = pair
@@ -166,6 +165,19 @@ def test_bad_input_fails_before_any_healthomics_call(run_dag, emulator, store, p
     assert tis["upload"].state == "failed"
     assert message.format(folder=folder) in output()
     assert sum(emulator.request_counts().values()) == before
+
+
+def test_transfer_settings_are_checked_when_the_dag_is_parsed():
+    from airflow_provider_omics.operators.transfers import OmicsDownloadReadSetOperator, OmicsUploadReadSetOperator
+
+    upload = {"task_id": "up", "sequence_store_id": "1234567890", "source1": "/data/s1.fastq"}
+    with pytest.raises(ValueError, match=r"OmicsUploadReadSetOperator \(up\): part_size: must be .* \(100 MiB\)"):
+        OmicsUploadReadSetOperator(**upload, part_size=200 * 1024 * 1024)
+    with pytest.raises(ValueError, match=r"max_concurrency: must be a whole number of at least 1, got 0"):
+        OmicsUploadReadSetOperator(**upload, max_concurrency=0)
+    download = {"task_id": "down", "sequence_store_id": "1234567890", "read_set_id": "1", "destination": "/x/"}
+    with pytest.raises(ValueError, match=r"files: 'SOURCE3'; choose from SOURCE1, SOURCE2, INDEX or 'all'"):
+        OmicsDownloadReadSetOperator(**download, files="SOURCE3")
 
 
 def test_a_read_set_is_readable_through_its_s3_uri(emulator, omics, s3, store, pair):

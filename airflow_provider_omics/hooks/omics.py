@@ -42,6 +42,8 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     * ``hook.list_runs(status="FAILED")`` and every other paginated ``list_*``: all items, page after page.
     * ``describe / get_status / cancel / wait`` (and ``describe_async``) for any kind of ``jobs.JOB_KINDS``.
       Waits never retry a poll in a burst: a throttled poll is a poll that saw nothing (``polling.py``).
+    * ``upload_read_set``, ``download_read_set``, ``download_reference``, ``read_set_s3_uris``: data in and
+      out of HealthOmics storage (``transfer.py``); ``run_summary``: what a run used (``usage.py``).
 
     botocore's own retries are turned off unless the connection configures them, so tenacity is the one
     place retries happen, logged and bounded, for sync and async calls alike.

@@ -57,6 +57,10 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        try:
+            transfer.check_part_arguments(part_size, max_concurrency)
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__} ({self.task_id}): {exc}") from None
         self.source1 = source1
         self.source2 = source2
         self.part_size = part_size
@@ -146,8 +150,10 @@ class _DownloadOperator(AwsBaseOperator[OmicsHook]):
     ) -> None:
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} ({self.task_id})"
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"{owner}: max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
+        try:
+            transfer.check_part_arguments(transfer.MAX_PART_SIZE, max_concurrency)
+        except ValueError as exc:
+            raise ValueError(f"{owner}: {exc}") from None
         listed = [files] if isinstance(files, str) else list(files)
         if "{{" not in str(files) and any(f != "all" and f not in self.file_kinds for f in listed):
             raise ValueError(f"{owner}: files: {files!r}; choose from {', '.join(self.file_kinds)} or 'all'")
