@@ -309,6 +309,10 @@ def open_upload_sources(
     return sources
 
 
+class UploadGone(ValueError):
+    """The upload a client token names was completed or aborted, and no read set of it is left."""
+
+
 class ReadSetUpload:
     """One direct upload into a sequence store (``OmicsHook.upload_read_set`` runs it)."""
 
@@ -361,7 +365,13 @@ class ReadSetUpload:
         listed = self.hook.paginate(
             "ListReadSetUploadParts", sequenceStoreId=self.store, uploadId=self.upload_id, partSource=source
         )
-        return {part["partNumber"]: part for part in listed}
+        try:
+            return {part["partNumber"]: part for part in listed}
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            # The token's upload was completed or aborted before, and its read set is gone since.
+            raise UploadGone(f"upload {self.upload_id} of this client token no longer exists: {exc}") from exc
 
     # -- the upload
     def run(self, earlier: Mapping[str, Any] | None = None) -> UploadResult:

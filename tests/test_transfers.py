@@ -294,3 +294,18 @@ def test_mapped_uploads_and_a_reference_download(run_dag, emulator, omics, s3, s
     assert xcom(tis["wait"])["status"] == "ACTIVE"
     assert (folder / "ref" / "chr1.fa").read_bytes() == FASTA
     assert xcom(tis["reference"])["files"]["source"]["bytes"] == len(FASTA)
+
+
+def test_a_deleted_read_set_is_uploaded_again_when_its_task_reruns(run_dag, emulator, omics, store, pair, output):
+    folder, _, _ = pair
+    text = RESUMED.format(store=store, folder=folder, part=PART, retries=0, key="again")
+    _, tis = run_dag(text)
+    first = xcom(tis["upload"])["id"]
+    omics.batch_delete_read_set(sequenceStoreId=store, ids=[first])
+    # The same idempotency key (a cleared task): its upload is long complete, its read set deleted.
+    _, tis = run_dag(text)
+    assert tis["upload"].state == "success"
+    shown = output()
+    assert "no longer exists" in shown and "uploading afresh" in shown
+    (read_set,) = omics.list_read_sets(sequenceStoreId=store)["readSets"]
+    assert read_set["id"] == xcom(tis["upload"])["id"] != first

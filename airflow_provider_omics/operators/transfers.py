@@ -100,11 +100,14 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
                 self.log,
             )
             earlier = self.upload.earlier_read_set()
-            if earlier is not None and earlier["status"] in self.job.failure_states:
+            if earlier is not None and earlier["status"] in self.job.failure_states:  # UPLOAD_FAILED, ...
                 self.log.info("Read set %s of an earlier try is %s: uploading afresh", earlier["id"], earlier["status"])
                 continue
             try:
                 uploaded = self.upload.run(earlier)
+            except transfer.UploadGone as gone:
+                self.log.info("%s (its read set was deleted?): uploading afresh", gone)
+                continue
             except BaseException:
                 self._leave_or_abort()
                 raise
