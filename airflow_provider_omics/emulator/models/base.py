@@ -104,13 +104,28 @@ class S3:
         return None if found is None else found.size
 
     def write(self, uri: str, data: bytes) -> None:
+        self.write_parts(uri, [data])
+
+    def write_parts(self, uri: str, parts: Iterable[bytes]) -> None:
+        """An object made of ``parts``, written one after the other into moto's spooled file: an upload's
+        gigabytes are never joined in memory."""
         bucket, key = split_s3_uri(uri)
         backend = self._backend()
         try:
             backend.get_bucket(bucket)
         except Exception:
             backend.create_bucket(bucket, "us-east-1")
-        backend.put_object(bucket, key, data)
+        parts = list(parts)
+        if len(parts) == 1:
+            backend.put_object(bucket, key, parts[0])
+            return
+        found = backend.put_object(bucket, key, b"")
+        with found.lock:
+            found._value_buffer.rollover()
+            for part in parts:
+                found._value_buffer.write(part)
+            found.contentsize = found._value_buffer.tell()
+            found._etag = None
 
 
 @dataclass

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import posixpath
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from airflow_provider_omics.formats import GZIP_MAGIC, etag_of, matches, sniff_file_type
 
-from .base import ACCOUNT_ID, BaseBackend, OmicsError, Record, conflict, invalid, not_found, now
+from .base import ACCOUNT_ID, BaseBackend, OmicsError, Postpone, Record, conflict, invalid, not_found, now
 
 PART_SIZE = 100 * 1024 * 1024  # what GetReadSet / GetReference serve per part
 MAX_UPLOAD_PART = 100 * 1024 * 1024  # "Each part cannot be larger than 100 MB" (CreateMultipartReadSetUpload)
@@ -25,6 +28,19 @@ def _content_summary(length: int, s3_uri: str | None = None) -> dict[str, Any]:
     if s3_uri:
         summary["s3Access"] = {"s3Uri": s3_uri}
     return summary
+
+
+def _in_background(work: Callable[[], dict[str, Any]]) -> Future[dict[str, Any]]:
+    future: Future[dict[str, Any]] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except Exception as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="omics-emulator-ingest", daemon=True).start()
+    return future
 
 
 def _file_name(slot: str, file_type: str) -> str:
@@ -157,9 +173,15 @@ class StorageModel(BaseBackend):
 
     # ---- read sets -----------------------------------------------------------------------------
     def _new_read_set(
-        self, store_id: str, source: dict[str, Any], files: dict[str, bytes], status: str = "ACTIVE", **extra: Any
+        self,
+        store_id: str,
+        source: dict[str, Any],
+        files: dict[str, list[bytes]],
+        status: str = "ACTIVE",
+        **extra: Any,
     ) -> Record:
-        """A read set whose files live in the store's S3 access location, readable there with GetObject."""
+        """A read set whose files (each in parts) live in the store's S3 access location, readable there with
+        GetObject. Imports are ACTIVE at once; uploads are processed (ETags, read counts) on the next step."""
         ident = self.numeric_id()
         file_type = source["sourceFileType"]
         store = self.get("sequence_store", store_id, "Sequence store")
@@ -169,8 +191,8 @@ class StorageModel(BaseBackend):
             slot: f"{store['s3Access']['s3Uri']}readSet/{ident}/{names.get(slot) or _file_name(slot, file_type)}"
             for slot in files
         }
-        for slot, data in files.items():
-            self.s3.write(uris[slot], data)
+        for slot, parts in files.items():
+            self.s3.write_parts(uris[slot], parts)
         read_set = {
             "id": ident,
             "arn": self.arn(f"sequenceStore/{store_id}/readSet/{ident}"),
@@ -184,24 +206,28 @@ class StorageModel(BaseBackend):
             "fileType": file_type,
             "referenceArn": source.get("referenceArn"),
             "creationTime": now(),
-            "files": {slot.lower(): _content_summary(len(data), uris[slot]) for slot, data in files.items()},
+            "files": {
+                slot.lower(): _content_summary(sum(map(len, parts)), uris[slot]) for slot, parts in files.items()
+            },
             "tags": source.get("tags") or {},
             "_files": uris,
             "_etag_family": family,
             **extra,
         }
         if status == "ACTIVE":
-            self._process(read_set, files)
+            read_set.update(self._ingested(read_set, {slot: b"".join(parts) for slot, parts in files.items()}))
         return self.add("read_set", read_set)
 
     @staticmethod
-    def _process(read_set: Record, files: dict[str, bytes]) -> None:
+    def _ingested(read_set: Record, files: dict[str, bytes]) -> dict[str, Any]:
         """What ingestion computes: the read counts and the ETags (the hash of each uncompressed file)."""
         file_type, family = read_set["fileType"], read_set["_etag_family"]
-        read_set["sequenceInformation"] = _sequence_information(file_type, list(files.values()))
-        read_set["etag"] = {
-            "algorithm": f"{file_type}_{family}",
-            **{slot.lower(): etag_of(family, file_type, [data]) for slot, data in files.items()},
+        return {
+            "sequenceInformation": _sequence_information(file_type, list(files.values())),
+            "etag": {
+                "algorithm": f"{file_type}_{family}",
+                **{slot.lower(): etag_of(family, file_type, [data]) for slot, data in files.items()},
+            },
         }
 
     def read_set_content(self, read_set: Record, slot: str) -> bytes:
@@ -278,13 +304,13 @@ class StorageModel(BaseBackend):
 
     def _finish_read_set_import(self, job: Record) -> str:
         for source in job["sources"]:
-            files: dict[str, bytes] = {}
+            files: dict[str, list[bytes]] = {}
             for slot, uri in source["sourceFiles"].items():
                 data = self.s3.read(uri)
                 if data is None:
                     source.update(status="FAILED", statusMessage=f"Source file {uri} could not be read: NoSuchKey")
                     break
-                files[slot.upper()] = data
+                files[slot.upper()] = [data]
             else:
                 read_set = self._new_read_set(
                     job["sequenceStoreId"],
@@ -564,7 +590,7 @@ class StorageModel(BaseBackend):
         listed = [(part["partSource"], part["partNumber"]) for part in p["parts"]]
         if listed != sorted(listed) or len(set(listed)) != len(listed):
             raise invalid("parts: list each part once, SOURCE1 before SOURCE2, in ascending partNumber order")
-        files: dict[str, bytes] = {}
+        files: dict[str, list[bytes]] = {}
         for source in sorted({source for source, _ in listed}):
             numbers = [number for each, number in listed if each == source]
             missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
@@ -575,15 +601,19 @@ class StorageModel(BaseBackend):
             if stored is None or stored["checksum"] != part["checksum"]:
                 raise invalid(f"Part {part['partNumber']} of {part['partSource']} was not uploaded with that checksum")
         for source in sorted({source for source, _ in listed}):
-            files[source] = b"".join(
-                upload["_parts"][(source, number)]["_data"] for each, number in listed if each == source
-            )
+            files[source] = [upload["_parts"][(source, number)]["_data"] for each, number in listed if each == source]
         if "SOURCE1" not in files:
             raise invalid("parts: SOURCE1 has no parts")
         read_set = self._new_read_set(
             p["sequenceStoreId"], upload, files, status="PROCESSING_UPLOAD", creationType="UPLOAD"
         )
         self.delete("upload", p["uploadId"])
+        # Ingestion reads the whole upload: on a thread of its own, so that the service keeps answering.
+        read_set["_ingesting"] = _in_background(
+            lambda: self._ingested(
+                read_set, {slot: self.read_set_content(read_set, slot) for slot in read_set["_files"]}
+            )
+        )
         self.schedule("read_set", read_set, [("ACTIVE", self._check_uploaded)])
         return {"readSetId": read_set["id"]}
 
@@ -595,7 +625,14 @@ class StorageModel(BaseBackend):
                 found = f"it reads as {sniffed}" if sniffed else "unknown format"
                 read_set["statusMessage"] = f"{slot} is not a {read_set['fileType']} file ({found})"
                 return "UPLOAD_FAILED"
-        self._process(read_set, {slot: self.read_set_content(read_set, slot) for slot in read_set["_files"]})
+        ingesting = read_set["_ingesting"]
+        if not ingesting.done():
+            raise Postpone
+        try:
+            read_set.update(ingesting.result())
+        except Exception as exc:
+            read_set["statusMessage"] = f"ingestion failed: {type(exc).__name__}: {exc}"
+            return "UPLOAD_FAILED"
         return None
 
     def abort_multipart_read_set_upload(self, p: dict[str, Any]) -> Record:
