@@ -590,8 +590,8 @@ class StorageModel(BaseBackend):
         listed = [(part["partSource"], part["partNumber"]) for part in p["parts"]]
         if listed != sorted(listed) or len(set(listed)) != len(listed):
             raise invalid("parts: list each part once, SOURCE1 before SOURCE2, in ascending partNumber order")
-        files: dict[str, list[bytes]] = {}
-        for source in sorted({source for source, _ in listed}):
+        sources = sorted({source for source, _ in listed})
+        for source in sources:
             numbers = [number for each, number in listed if each == source]
             missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
             if missing:
@@ -600,10 +600,12 @@ class StorageModel(BaseBackend):
             stored = upload["_parts"].get((part["partSource"], part["partNumber"]))
             if stored is None or stored["checksum"] != part["checksum"]:
                 raise invalid(f"Part {part['partNumber']} of {part['partSource']} was not uploaded with that checksum")
-        for source in sorted({source for source, _ in listed}):
-            files[source] = [upload["_parts"][(source, number)]["_data"] for each, number in listed if each == source]
-        if "SOURCE1" not in files:
+        if "SOURCE1" not in sources:
             raise invalid("parts: SOURCE1 has no parts")
+        files = {
+            source: [upload["_parts"][(source, number)]["_data"] for each, number in listed if each == source]
+            for source in sources
+        }
         read_set = self._new_read_set(
             p["sequenceStoreId"], upload, files, status="PROCESSING_UPLOAD", creationType="UPLOAD"
         )
