@@ -15,55 +15,46 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_omics.api import OmicsApi
 from airflow_provider_omics.errors import OmicsJobFailed, error_code
-from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import JOB_KINDS
+from airflow_provider_omics.polling import DEFAULT_LOG_LINES, WaitSettings
 
 LOG_GROUP = "/aws/omics/WorkflowLog"
-DEFAULT_LOG_LINES = 50
-MAX_LOG_LINES = 10_000
-
-
-def check_arguments(owner: str, include_logs: Any, log_lines: Any) -> None:
-    """Fail at DAG parse on report settings that could not work (the operators' and sensors' alike)."""
-    if not isinstance(include_logs, bool):
-        raise ValueError(f"{owner}: include_logs must be True or False, got {include_logs!r}")
-    if isinstance(log_lines, bool) or not isinstance(log_lines, int) or not 0 < log_lines <= MAX_LOG_LINES:
-        raise ValueError(f"{owner}: log_lines must be an integer from 1 to {MAX_LOG_LINES}, got {log_lines!r}")
 
 
 @contextlib.contextmanager
-def reported(hook: OmicsHook, include_logs: bool = True, log_lines: int = DEFAULT_LOG_LINES) -> Iterator[None]:
+def reported(api: OmicsApi, settings: WaitSettings) -> Iterator[None]:
     """Around a wait: a run that ends FAILED raises with the report in its message (and so in the task log)."""
     try:
         yield
     except OmicsJobFailed as failed:
         if failed.kind.name == "run" and failed.status == "FAILED":
-            report = failure_report(hook, failed.ids["id"], failed.described, include_logs, log_lines)
+            report = failure_report(api, failed.ids["id"], failed.described, settings.include_logs, settings.log_lines)
         elif failed.kind.name == "run_batch":
-            report = batch_report(hook, failed.ids["batchId"])
+            report = batch_report(api, failed.ids["batchId"])
         else:
             raise
         raise failed.with_report(report) from None
 
 
 def failure_report(
-    hook: OmicsHook,
+    api: OmicsApi,
     run_id: str,
     run: Mapping[str, Any],
     include_logs: bool = True,
     log_lines: int = DEFAULT_LOG_LINES,
 ) -> str:
     try:
-        failed = list(hook.paginate("ListRunTasks", id=run_id, status="FAILED"))
+        failed = list(api.paginate("ListRunTasks", id=run_id, status="FAILED"))
     except Exception as error:
         return f"(The run's failed tasks could not be listed: {_why(error)})"
-    logs = hook.client_of("logs") if include_logs else None
-    region = hook.conn_region_name or "us-east-1"
+    logs = api.client_of("logs") if include_logs else None
+    region = api.conn_region_name or "us-east-1"
     lines = [f"{len(failed)} failed task(s):" if failed else "No task failed: the run failed in its engine."]
     for item in failed:
         try:
-            task = hook.call("GetRunTask", id=run_id, taskId=item["taskId"])
+            task = api.call("GetRunTask", id=run_id, taskId=item["taskId"])
         except Exception as error:
             task = {**item, "statusMessage": f"(not described: {_why(error)})"}
         why = JOB_KINDS["run_task"].message_of(task) or "no message"
@@ -80,14 +71,14 @@ def failure_report(
     return "\n".join(lines)
 
 
-def batch_runs(hook: OmicsHook, batch_id: str) -> dict[str, dict[str, Any]]:
+def batch_runs(api: OmicsApi, batch_id: str) -> dict[str, dict[str, Any]]:
     """Every run of a batch by its ``runSettingId``: ``runId``, final ``status`` and, if it failed, why.
 
     A run that could not be submitted has no ``runId`` and the status ``SUBMISSION_FAILED``.
     """
-    statuses = {run["id"]: run["status"] for run in hook.paginate("ListRuns", batchId=batch_id)}
+    statuses = {run["id"]: run["status"] for run in api.paginate("ListRuns", batchId=batch_id)}
     runs: dict[str, dict[str, Any]] = {}
-    for entry in hook.paginate("ListRunsInBatch", batchId=batch_id):
+    for entry in api.paginate("ListRunsInBatch", batchId=batch_id):
         run_id = entry.get("runId")
         if not run_id:
             runs[entry["runSettingId"]] = {
@@ -100,7 +91,7 @@ def batch_runs(hook: OmicsHook, batch_id: str) -> dict[str, dict[str, Any]]:
         run = {"runId": run_id, "status": statuses.get(run_id, "DELETED")}
         if run["status"] in ("FAILED", "CANCELLED"):
             try:
-                described = hook.call("GetRun", id=run_id)
+                described = api.call("GetRun", id=run_id)
             except Exception as error:
                 described = {"statusMessage": f"(not described: {_why(error)})"}
             run.update(failureReason=described.get("failureReason"), statusMessage=described.get("statusMessage"))
@@ -108,9 +99,9 @@ def batch_runs(hook: OmicsHook, batch_id: str) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def batch_report(hook: OmicsHook, batch_id: str) -> str:
+def batch_report(api: OmicsApi, batch_id: str) -> str:
     try:
-        runs = batch_runs(hook, batch_id)
+        runs = batch_runs(api, batch_id)
     except Exception as error:
         return f"(The batch's runs could not be listed: {_why(error)})"
     unfinished = {setting: run for setting, run in runs.items() if run["status"] != "COMPLETED"}

@@ -77,7 +77,9 @@ class OmicsJobFailed(AirflowException):
         self.described = described
         self.failed_items = failed_items or []
         self.report = report  # what diagnostics.py found out (a failed run's tasks and logs)
-        text = f"HealthOmics {kind.label} {' '.join(f'{k}={v}' for k, v in ids.items())} ended {status}"
+        name = described.get("name") if isinstance(described, Mapping) else None
+        named = f"{name!r} " if name else ""  # a run named by its sample reads better in a plate's logs
+        text = f"HealthOmics {kind.label} {named}{' '.join(f'{k}={v}' for k, v in ids.items())} ended {status}"
         if message:
             text += f": {message}"
         if self.failed_items:

@@ -15,17 +15,19 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from airflow_provider_omics.api import OmicsApi, describe
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout, error_code, is_transient
 from airflow_provider_omics.jobs import JobKind
 
-if TYPE_CHECKING:
-    from airflow_provider_omics.hooks.omics import OmicsHook
-
 log = logging.getLogger(__name__)
+
+DEFAULT_LOG_LINES = 50
+MAX_LOG_LINES = 10_000
 
 # After throttled polls the delay doubles, up to this many times the requested delay.
 MAX_BACKOFF_FACTOR = 8
@@ -43,12 +45,49 @@ def verdict(job: JobKind, described: Mapping[str, Any], fail_on_partial_success:
     return "waiting"
 
 
-def check_wait_arguments(owner: str, delay: Any, max_attempts: Any) -> None:
-    """Fail before any API call when the wait could not run (``waiter_delay="abc"``, zero attempts)."""
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-        raise ValueError(f"{owner}: waiter_delay must be a number of seconds >= 0, got {delay!r}")
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"{owner}: waiter_max_attempts must be an integer >= 1, got {max_attempts!r}")
+@dataclass(frozen=True)
+class WaitSettings:
+    """How a wait polls and what ends it: one value for operators, sensors, the hook and the trigger.
+
+    Checked when made (at DAG parse for a task), so a wait that could not run fails before any API call.
+    ``delay`` is never honoured below what the describe operation's quota allows (``Waiter.floor``).
+    ``include_logs`` / ``log_lines``: what a failed run's report carries (``diagnostics.py``).
+    """
+
+    delay: float = 30
+    max_attempts: int = 720
+    fail_on_partial_success: bool = True
+    include_logs: bool = True
+    log_lines: int = DEFAULT_LOG_LINES
+
+    def __post_init__(self) -> None:
+        delay, attempts, lines = self.delay, self.max_attempts, self.log_lines
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay > 0:
+            raise ValueError(
+                f"waiter_delay must be a number of seconds > 0, got {delay!r} (a wait never polls faster than "
+                "the service's quota allows, so a smaller delay only means 'as fast as allowed')"
+            )
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"waiter_max_attempts must be an integer >= 1, got {attempts!r}")
+        for name in ("fail_on_partial_success", "include_logs"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if isinstance(lines, bool) or not isinstance(lines, int) or not 0 < lines <= MAX_LOG_LINES:
+            raise ValueError(f"log_lines must be an integer from 1 to {MAX_LOG_LINES}, got {lines!r}")
+
+    @classmethod
+    def of(cls, owner: str, **values: Any) -> WaitSettings:
+        """The settings of a task, a failure naming the task (``owner``) and the argument."""
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ValueError(f"{owner}: {exc}") from None
+
+    def waiter(self, job: JobKind, jobs: list[dict[str, Any]], logger: Any = None, floor: float = 0.0) -> Waiter:
+        return Waiter(job, jobs, self.delay, self.max_attempts, self.fail_on_partial_success, logger, floor)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def describe_ids(ids: Mapping[str, Any]) -> str:
@@ -69,6 +108,7 @@ class Waiter:
         max_attempts: int,
         fail_on_partial_success: bool = True,
         logger: logging.Logger | Any = None,
+        floor: float = 0.0,
     ) -> None:
         self.job = job
         self.jobs = jobs
@@ -81,6 +121,8 @@ class Waiter:
         self.last: dict[int, str] = {}
         self.throttled_rounds = 0
         self._throttled_now = False
+        # The fewest seconds between two describes of one job that the quota allows (0: not limited).
+        self.floor = floor
 
     def pending(self) -> list[tuple[int, dict[str, Any]]]:
         return [(index, ids) for index, ids in enumerate(self.jobs) if index not in self.finished]
@@ -137,7 +179,7 @@ class Waiter:
         return None
 
     def next_delay(self) -> float:
-        return backoff(self.delay, self.throttled_rounds)
+        return backoff(max(self.delay, self.floor * len(self.pending())), self.throttled_rounds)
 
 
 def backoff(delay: float, throttled_rounds: int) -> float:
@@ -154,12 +196,19 @@ def _message(error: BaseException) -> str:
     return str(error)
 
 
-def wait(hook: OmicsHook, waiter: Waiter) -> list[dict[str, Any]]:
+def wait(api: OmicsApi, waiter: Waiter) -> list[dict[str, Any]]:
     """Poll until every job of ``waiter`` ends well (their describe outputs) or one fails (raises)."""
+    if waiter.delay < waiter.floor * len(waiter.jobs):
+        waiter.log.info(
+            "waiter_delay %gs would call %s faster than its quota allows: polling every %.2fs instead",
+            waiter.delay,
+            waiter.job.operation,
+            waiter.floor * len(waiter.jobs),
+        )
     while True:
         for index, ids in waiter.pending():
             try:
-                described = hook.describe(waiter.job, retry=False, **ids)
+                described = describe(api, waiter.job, retry=False, **ids)
             except Exception as error:
                 waiter.failed(index, error)
             else:
@@ -170,12 +219,12 @@ def wait(hook: OmicsHook, waiter: Waiter) -> list[dict[str, Any]]:
         time.sleep(waiter.next_delay())
 
 
-def first_look(hook: OmicsHook, job: JobKind, ids: Mapping[str, Any], delay: float, max_attempts: int) -> dict:
+def first_look(api: OmicsApi, job: JobKind, ids: Mapping[str, Any], settings: WaitSettings) -> dict:
     """The describe output of a job just started, however long throttling lasts (within the wait's budget)."""
-    waiter = Waiter(job, [dict(ids)], delay, max_attempts)
+    waiter = settings.waiter(job, [dict(ids)], api.log, api.poll_interval(job.operation))
     while True:
         try:
-            return hook.describe(job, retry=False, **ids)
+            return describe(api, job, retry=False, **ids)
         except Exception as error:
             waiter.failed(0, error)
         waiter.end_round()

@@ -35,7 +35,8 @@ def service_model() -> ServiceModel:
 @cache
 def paginators() -> Mapping[str, Mapping[str, Any]]:
     """Paginator config by operation name (input/output token, limit key, result key)."""
-    return botocore.session.get_session().get_paginator_model(SERVICE_NAME)._paginator_config
+    loader = botocore.session.get_session().get_component("data_loader")
+    return loader.load_service_model(SERVICE_NAME, "paginators-1")["pagination"]
 
 
 def operation(name: str) -> OperationModel:
@@ -48,12 +49,19 @@ def snake(name: str) -> str:
 
 
 @cache
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def java_regex(pattern: str) -> re.Pattern[str] | None:
+    """A model's (Java) pattern as a Python one; None for a character class Python has no name for."""
     for java, python in _JAVA_CLASSES.items():
         pattern = pattern.replace(java, python)
     if r"\p" in pattern:  # a class we do not know: accept rather than reject valid input
         return None
     return re.compile(pattern)
+
+
+# Members the API reference calls S3 URIs whose model pattern admits any text (StartRun's outputUri, "An output
+# S3 URI for the run"): the service refuses anything else after the call, so it is checked before.
+S3_URI_SHAPES = frozenset({"RunOutputUri", "WorkflowDefinition", "S3UriSettings"})
+S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
 
 
 def validate(operation_name: str, params: Mapping[str, Any]) -> list[str]:
@@ -113,9 +121,11 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             errors.append(f"{name}: {value!r} is not one of {', '.join(shape.enum)}")
         _check_size(len(value), meta, name, "characters", errors)
         pattern = meta.get("pattern")
-        compiled = _compiled(pattern) if pattern else None
+        compiled = java_regex(pattern) if pattern else None
         if compiled is not None and value and not compiled.fullmatch(value):
             errors.append(f"{name}: {value!r} does not match the pattern {pattern}")
+        elif shape.name in S3_URI_SHAPES and not S3_URI.fullmatch(value):
+            errors.append(f"{name}: {value!r} is not an S3 URI (s3://bucket/prefix)")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             errors.append(f"{name}: must be an integer, got {type(value).__name__}")

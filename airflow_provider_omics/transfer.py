@@ -1,11 +1,12 @@
 """Data in and out of HealthOmics storage: multipart read-set upload, part-wise read-set and reference download.
 
 Sources and destinations are local paths, ``s3://`` URIs (read and written with the connection's S3
-client) or Airflow ``ObjectStoragePath`` objects (any fsspec store). Files are streamed: a source is read
-once, in order, one part at a time, and at most ``max_concurrency`` parts are in memory, each sent or
-fetched on its own thread with the hook's retries. While a FASTQ file goes by, its HealthOmics ETag (the
-hash of its uncompressed content, ``formats.ETag``) is computed, so the read set can be checked against it.
-Progress is logged every ``PROGRESS_EVERY`` seconds.
+client) or Airflow ``ObjectStoragePath`` objects (any fsspec store). An upload sends ``max_concurrency``
+parts at once, the files of a pair side by side, each part read by the thread that sends it (from a local
+file, streamed as it is sent); a FASTQ's HealthOmics ETag (the hash of its uncompressed content,
+``formats.ETag``) is computed beside them from a sequential read, so the read set can be checked against
+it. A download fetches ``max_concurrency`` parts ahead and writes them in order. Progress is logged every
+``PROGRESS_EVERY`` seconds.
 
 An upload with a ``client_token`` can be resumed: it is tagged with the token, so a later try finds it
 again (``ListMultipartReadSetUploads``), asks which parts it has (``ListReadSetUploadParts``) and sends only
@@ -14,23 +15,26 @@ the others; a read set an earlier try completed is found by the same tag and reu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
-import posixpath
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
+from airflow_provider_omics.api import OmicsApi
 from airflow_provider_omics.errors import error_code
 from airflow_provider_omics.formats import ETag, matches, sniff_file_type
-
-if TYPE_CHECKING:
-    from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.idempotency import generations, numbered
+from airflow_provider_omics.jobs import JOB_KINDS
 
 MIB = 1 << 20
 MAX_PART_SIZE = 100 * MIB  # "Each part cannot be larger than 100 MB" (CreateMultipartReadSetUpload)
@@ -43,6 +47,7 @@ FILE_TYPES = ("FASTQ", "BAM", "UBAM", "CRAM")
 READ_SET_FILES = ("SOURCE1", "SOURCE2", "INDEX")
 REFERENCE_FILES = ("SOURCE", "INDEX")
 HEAD = 4096
+HASH_CHUNK = 8 * MIB  # what the ETag thread reads at a time
 
 Location = Any  # str (a path or s3:// URI), os.PathLike, or an ObjectStoragePath
 
@@ -52,12 +57,14 @@ log = logging.getLogger(__name__)
 # ---- where bytes come from and go to ---------------------------------------------------------------
 @dataclass
 class Source:
-    """A readable file: its name for messages, size, first bytes, and a way to open it from the start."""
+    """A readable file: its name for messages, size, first bytes, a way to open it from the start, and a way
+    to read ``size`` bytes from ``offset`` as an upload part's body (a context manager)."""
 
     name: str
     size: int
     head: bytes
     open: Callable[[], BinaryIO]
+    part: Callable[[int, int], AbstractContextManager[Any]]
 
 
 def _s3_parts(uri: str) -> tuple[str, str]:
@@ -76,17 +83,22 @@ def _is_object_storage(location: Location) -> bool:
     return not isinstance(location, str) and hasattr(location, "protocol") and hasattr(location, "fs")
 
 
-def open_source(hook: OmicsHook, location: Location, argument: str) -> Source:
+def open_source(api: OmicsApi, location: Location, argument: str) -> Source:
     """Check that ``location`` can be read (before any HealthOmics call); errors name ``argument``."""
     if _is_s3(location):
         bucket, key = _s3_parts(location)
-        s3 = hook.client_of("s3")
+        s3 = api.client_of("s3")
         try:
             size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
             head = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD - 1}")["Body"].read() if size else b""
         except ClientError as exc:
             raise ValueError(f"{argument}: {location} cannot be read: {error_code(exc)}: {exc}") from exc
-        return Source(location, size, head, lambda: s3.get_object(Bucket=bucket, Key=key)["Body"])
+
+        def s3_part(offset: int, length: int) -> AbstractContextManager[bytes]:
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"]
+            return contextlib.nullcontext(read_exactly(body, length))
+
+        return Source(location, size, head, lambda: s3.get_object(Bucket=bucket, Key=key)["Body"], s3_part)
     if _is_object_storage(location):
         if not location.exists():
             raise ValueError(f"{argument}: {location} does not exist")
@@ -94,7 +106,13 @@ def open_source(hook: OmicsHook, location: Location, argument: str) -> Source:
         size = int(stat["size"] if getattr(stat, "st_size", None) is None else stat.st_size)
         with location.open("rb") as stream:
             head = stream.read(HEAD)
-        return Source(str(location), size, head, lambda: location.open("rb"))
+
+        def stored_part(offset: int, length: int) -> AbstractContextManager[bytes]:
+            with location.open("rb") as stream:
+                stream.seek(offset)
+                return contextlib.nullcontext(read_exactly(stream, length))
+
+        return Source(str(location), size, head, lambda: location.open("rb"), stored_part)
     path = os.fspath(location)
     if not os.path.isfile(path):
         raise ValueError(f"{argument}: {path} is not a file")
@@ -103,7 +121,8 @@ def open_source(hook: OmicsHook, location: Location, argument: str) -> Source:
             head = stream.read(HEAD)
     except OSError as exc:
         raise ValueError(f"{argument}: {path} cannot be read: {exc}") from exc
-    return Source(path, os.path.getsize(path), head, lambda: open(path, "rb"))
+    size = os.path.getsize(path)
+    return Source(path, size, head, lambda: open(path, "rb"), lambda offset, length: FileSlice(path, offset, length))
 
 
 def read_exactly(stream: BinaryIO, size: int) -> bytes:
@@ -116,6 +135,49 @@ def read_exactly(stream: BinaryIO, size: int) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class FileSlice(io.RawIOBase):
+    """``size`` bytes of a local file from ``offset``: a seekable body that botocore streams in chunks, so an
+    upload part is never held whole in memory (and is sent whole again when its call is retried)."""
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
+        self._size = size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        data = os.pread(self._fd, wanted, self._offset + self._position)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, position: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = min(max(base + position, 0), self._size)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def __len__(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
 
 
 class _ChunkReader:
@@ -140,14 +202,14 @@ class _ChunkReader:
         return b"".join(pieces)
 
 
-def write_destination(hook: OmicsHook, location: Location, chunks: Iterator[bytes], max_concurrency: int) -> str:
+def write_destination(api: OmicsApi, location: Location, chunks: Iterator[bytes], max_concurrency: int) -> str:
     """Write the chunks, in order, to ``location``; return where they went. A local file appears whole or not."""
     if _is_s3(location):
         from boto3.s3.transfer import TransferConfig
 
         bucket, key = _s3_parts(location)
         config = TransferConfig(multipart_chunksize=16 * MIB, max_concurrency=max_concurrency)
-        hook.client_of("s3").upload_fileobj(_ChunkReader(chunks), bucket, key, Config=config)
+        api.client_of("s3").upload_fileobj(_ChunkReader(chunks), bucket, key, Config=config)
         return str(location)
     if _is_object_storage(location):
         with location.open("wb") as stream:
@@ -286,12 +348,12 @@ def check_upload_arguments(
 
 
 def open_upload_sources(
-    hook: OmicsHook, source1: Location, source2: Location | None, source_file_type: str, part_size: int
+    api: OmicsApi, source1: Location, source2: Location | None, source_file_type: str, part_size: int
 ) -> dict[str, Source]:
     """Open and check each source: readable, of the declared type, in at most 10,000 parts."""
-    sources = {"SOURCE1": open_source(hook, source1, "source1")}
+    sources = {"SOURCE1": open_source(api, source1, "source1")}
     if source2 is not None:
-        sources["SOURCE2"] = open_source(hook, source2, "source2")
+        sources["SOURCE2"] = open_source(api, source2, "source2")
     for slot, source in sources.items():
         argument = slot.lower()
         if source.size == 0:
@@ -313,30 +375,123 @@ class UploadGone(ValueError):
     """The upload a client token names was completed or aborted, and no read set of it is left."""
 
 
+@dataclass
+class _Part:
+    """One part of an upload: which file, where in it, and its checksum if the service has it already."""
+
+    slot: str
+    source: Source
+    number: int
+    offset: int
+    size: int
+    checksum: str | None = None
+
+    def entry(self, checksum: str) -> dict[str, Any]:
+        return {"partNumber": self.number, "partSource": self.slot, "checksum": checksum}
+
+
+class _Hasher:
+    """A file's HealthOmics ETag, computed on a thread of its own from a sequential read of the file, so
+    the sends never wait for the hash (a local file is read again from the page cache; an S3 one streamed)."""
+
+    def __init__(self, source: Source, etag: ETag) -> None:
+        self.source = source
+        self.etag = etag
+        self.read = 0
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._hash, name="omics-upload-etag", daemon=True)
+        self.thread.start()
+
+    def _hash(self) -> None:
+        try:
+            with self.source.open() as stream:
+                while not self.stopped.is_set() and (chunk := stream.read(HASH_CHUNK)):
+                    self.etag.update(chunk)
+                    self.read += len(chunk)
+        except BaseException as error:
+            self.error = error
+
+    def result(self) -> str:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        if self.read != self.source.size:
+            raise ValueError(f"{self.source.name} changed while it was read ({self.read} of {self.source.size} bytes)")
+        return self.etag.hexdigest()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
 class ReadSetUpload:
-    """One direct upload into a sequence store (``OmicsHook.upload_read_set`` runs it)."""
+    """THE upload policy and the upload, for the hook and the operator alike: one read set, over token
+    generations (``run``).
+
+    For each token (``idempotency.generations``): a read set an earlier try completed with it is reused; one
+    that failed (UPLOAD_FAILED, DELETED), or an upload of the token that is gone, moves to the next token, a
+    fresh upload; otherwise the token's upload is resumed (only the parts the service lacks are sent), or
+    started. Parts of every file are sent side by side, ``max_concurrency`` at a time, each read from its
+    source by the thread that sends it (a local file streamed from disk, never held whole); a FASTQ's ETag
+    is computed beside them. A try that fails leaves its upload for the next try to resume when
+    ``keep_on_failure`` says one will come (the operator: retries remain; the hook: ``abort_on_failure=False``),
+    else aborts it; ``stop()`` does the same from ``on_kill``.
+    """
 
     def __init__(
         self,
-        hook: OmicsHook,
+        api: OmicsApi,
         sequence_store_id: str,
         request: Mapping[str, Any],
         sources: Mapping[str, Source],
         part_size: int = DEFAULT_PART_SIZE,
         max_concurrency: int = DEFAULT_CONCURRENCY,
-        client_token: str | None = None,
+        keep_on_failure: bool = False,
         logger: Any = log,
     ) -> None:
-        self.hook = hook
+        self.api = api
         self.store = sequence_store_id
         self.request = dict(request)
         self.sources = sources
         self.part_size = part_size
         self.max_concurrency = max_concurrency
-        self.token = client_token
+        self.keep_on_failure = keep_on_failure
         self.log = logger
+        self.token: str | None = None
         self.upload_id: str | None = None
-        self.etag_family = "MD5up"
+
+    def run(self, tokens: Iterable[str | None]) -> UploadResult:
+        failed = JOB_KINDS["read_set"].failure_states
+        for token in tokens:
+            self.token, self.upload_id = token, None
+            earlier = self.earlier_read_set()
+            if earlier is not None and earlier.get("status") in failed:
+                self.log.info("Read set %s of an earlier try is %s: uploading afresh", earlier["id"], earlier["status"])
+                continue
+            try:
+                return self._upload(earlier)
+            except UploadGone as gone:
+                self.log.info("%s (its read set was deleted?): uploading afresh", gone)
+            except BaseException:
+                self.stop()
+                raise
+        raise RuntimeError("no client token left to upload with")
+
+    def stop(self) -> None:
+        """After a failed or killed try: leave the upload for the next try, or abort it."""
+        upload_id, self.upload_id = self.upload_id, None
+        if upload_id is None:
+            return
+        if self.keep_on_failure:
+            self.log.warning(
+                "Upload %s left in place: the task's next try, or a call with its client token, resumes it", upload_id
+            )
+            return
+        try:
+            self.api.call("AbortMultipartReadSetUpload", sequenceStoreId=self.store, uploadId=upload_id)
+            self.log.warning("Aborted upload %s: its parts are deleted", upload_id)
+        except ClientError as exc:
+            self.log.warning("Upload %s not aborted (%s): abort it yourself or it stays", upload_id, exc)
 
     # -- finding an earlier try's work
     def earlier_read_set(self) -> dict[str, Any] | None:
@@ -344,10 +499,10 @@ class ReadSetUpload:
         if not self.token:
             return None
         filters = {"name": self.request["name"], "creationType": "UPLOAD"}
-        for item in self.hook.paginate("ListReadSets", sequenceStoreId=self.store, filter=filters):
+        for item in self.api.paginate("ListReadSets", sequenceStoreId=self.store, filter=filters):
             if item.get("status") in ("DELETING", "DELETED"):
                 continue
-            tags = self.hook.call("ListTagsForResource", resourceArn=item["arn"]).get("tags") or {}
+            tags = self.api.call("ListTagsForResource", resourceArn=item["arn"]).get("tags") or {}
             if tags.get(UPLOAD_TAG) == self.token:
                 return dict(item)
         return None
@@ -355,14 +510,14 @@ class ReadSetUpload:
     def earlier_upload(self) -> str | None:
         if not self.token:
             return None
-        for upload in self.hook.paginate("ListMultipartReadSetUploads", sequenceStoreId=self.store):
+        for upload in self.api.paginate("ListMultipartReadSetUploads", sequenceStoreId=self.store):
             if (upload.get("tags") or {}).get(UPLOAD_TAG) == self.token:
                 return str(upload["uploadId"])
         return None
 
     def parts_there(self, source: str) -> dict[int, dict[str, Any]]:
         assert self.upload_id is not None
-        listed = self.hook.paginate(
+        listed = self.api.paginate(
             "ListReadSetUploadParts", sequenceStoreId=self.store, uploadId=self.upload_id, partSource=source
         )
         try:
@@ -374,7 +529,7 @@ class ReadSetUpload:
             raise UploadGone(f"upload {self.upload_id} of this client token no longer exists: {exc}") from exc
 
     # -- the upload
-    def run(self, earlier: Mapping[str, Any] | None = None) -> UploadResult:
+    def _upload(self, earlier: Mapping[str, Any] | None = None) -> UploadResult:
         """Upload (or resume, or reuse ``earlier``: the read set of an earlier try, ``earlier_read_set()``)."""
         if earlier is not None:
             self.log.info("Read set %s from an earlier try of this upload exists already: reusing it", earlier["id"])
@@ -385,23 +540,28 @@ class ReadSetUpload:
         else:
             tags = {**(self.request.get("tags") or {}), **({UPLOAD_TAG: self.token} if self.token else {})}
             request = {**self.request, "tags": tags, **({"clientToken": self.token} if self.token else {})}
-            created = self.hook.call("CreateMultipartReadSetUpload", sequenceStoreId=self.store, **request)
+            created = self.api.call("CreateMultipartReadSetUpload", sequenceStoreId=self.store, **request)
             self.upload_id = created["uploadId"]
             self.log.info("Started upload %s into sequence store %s", self.upload_id, self.store)
-        self.etag_family = str(self.hook.call("GetSequenceStore", id=self.store).get("eTagAlgorithmFamily") or "MD5up")
+        family = str(self.api.call("GetSequenceStore", id=self.store).get("eTagAlgorithmFamily") or "MD5up")
         total = sum(source.size for source in self.sources.values())
         progress = Progress("Uploaded", f"read set {self.request.get('name')!r}", total, self.log)
-        completed, sent, reused_parts, etags = [], 0, 0, {}
-        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="omics-upload") as pool:
-            for slot, source in self.sources.items():
-                parts, slot_sent, slot_reused, etag = self._send(pool, slot, source, progress)
-                completed += parts
-                sent += slot_sent
-                reused_parts += slot_reused
-                if etag is not None:
-                    etags[slot.lower()] = etag
+        plan = self._plan()
+        # The ETag is the hash of each whole file in order: computed beside the sends, not on their path.
+        hashers = {
+            slot: _Hasher(source, ETag(family, "FASTQ"))
+            for slot, source in self.sources.items()
+            if self.request["sourceFileType"] == "FASTQ"
+        }
+        try:
+            completed, sent = self._send_all(plan, progress)
+            etags = {slot.lower(): hasher.result() for slot, hasher in hashers.items()}
+        finally:
+            for hasher in hashers.values():
+                hasher.stop()
         progress.say(final=True)
-        finished = self.hook.call(
+        reused = len(plan) - sent
+        finished = self.api.call(
             "CompleteMultipartReadSetUpload", sequenceStoreId=self.store, uploadId=self.upload_id, parts=completed
         )
         self.log.info(
@@ -409,114 +569,85 @@ class ReadSetUpload:
             self.upload_id,
             finished["readSetId"],
             sent,
-            reused_parts,
+            reused,
         )
-        return UploadResult(finished["readSetId"], self.upload_id, sent, reused_parts, etags)
+        return UploadResult(finished["readSetId"], self.upload_id, sent, reused, etags)
 
-    def _send(
-        self, pool: ThreadPoolExecutor, slot: str, source: Source, progress: Progress
-    ) -> tuple[list[dict[str, Any]], int, int, str | None]:
-        """Read ``source`` once, in order; send each part not there yet, at most ``max_concurrency`` at a time."""
-        there = self.parts_there(slot)
-        etag = ETag(self.etag_family, "FASTQ") if self.request["sourceFileType"] == "FASTQ" else None
-        slots = threading.BoundedSemaphore(self.max_concurrency)  # parts in memory: read and not yet sent
+    def _plan(self) -> list[_Part]:
+        """Every part of every file, the files' parts side by side (a pair's two files go up together)."""
+        plan = []
+        for slot, source in self.sources.items():
+            there = self.parts_there(slot)
+            for number in range(1, -(-source.size // self.part_size) + 1):
+                offset = (number - 1) * self.part_size
+                size = min(self.part_size, source.size - offset)
+                earlier = there.get(number)
+                checksum = earlier["checksum"] if earlier is not None and earlier.get("partSize") == size else None
+                plan.append(_Part(slot, source, number, offset, size, checksum))
+        return sorted(plan, key=lambda part: (part.number, part.slot))
+
+    def _send_all(self, plan: list[_Part], progress: Progress) -> tuple[list[dict[str, Any]], int]:
+        """Send each part not there yet, ``max_concurrency`` at a time; each read by the thread that sends it."""
+        failed = threading.Event()  # a part failed: read and send no further
         futures: list[Future[dict[str, Any]]] = []
-        sent = reused = 0
-        number = 0
-        try:
-            with source.open() as stream:
-                while True:
-                    slots.acquire()
-                    if any(f.done() and f.exception() for f in futures):  # a part failed: read no further
-                        slots.release()
-                        break
-                    data = read_exactly(stream, self.part_size)
-                    if not data:
-                        slots.release()
-                        break
-                    number += 1
-                    if etag is not None:
-                        etag.update(data)
-                    earlier = there.get(number)
-                    if earlier is not None and earlier.get("partSize") == len(data):
-                        slots.release()
-                        reused += 1
-                        progress.add(len(data))
-                        futures.append(
-                            _done({"partNumber": number, "partSource": slot, "checksum": earlier["checksum"]})
-                        )
-                        continue
-                    sent += 1
-                    # In a box the sender empties: the pool's work item would keep the bytes alive otherwise.
-                    futures.append(pool.submit(self._send_part, slot, number, [data], slots, progress))
-                    del data
-            parts = [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        if number != -(-source.size // self.part_size):
-            raise ValueError(f"{slot.lower()}: {source.name} changed while it was read ({number} parts)")
-        return parts, sent, reused, etag.hexdigest() if etag is not None else None
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="omics-upload") as pool:
+            for part in plan:
+                if part.checksum is not None:
+                    progress.add(part.size)
+                    futures.append(_done(part.entry(part.checksum)))
+                else:
+                    futures.append(pool.submit(self._send_part, part, progress, failed))
+            try:
+                completed = sorted(
+                    (future.result() for future in futures), key=lambda p: (p["partSource"], p["partNumber"])
+                )
+            except BaseException:
+                failed.set()
+                for future in futures:
+                    future.cancel()
+                raise
+        return completed, sum(part.checksum is None for part in plan)
 
-    def _send_part(
-        self, slot: str, number: int, box: list[bytes], slots: threading.BoundedSemaphore, progress: Progress
-    ) -> dict[str, Any]:
-        data = box.pop()
-        size = len(data)
-        try:
-            answer = self.hook.call(
+    def _send_part(self, part: _Part, progress: Progress, failed: threading.Event) -> dict[str, Any]:
+        if failed.is_set():
+            raise RuntimeError("an earlier part failed")
+        with part.source.part(part.offset, part.size) as payload:
+            answer = self.api.call(
                 "UploadReadSetPart",
                 sequenceStoreId=self.store,
                 uploadId=self.upload_id,
-                partSource=slot,
-                partNumber=number,
-                payload=data,
+                partSource=part.slot,
+                partNumber=part.number,
+                payload=payload,
             )
-        finally:
-            del data
-            slots.release()
-        progress.add(size)
-        return {"partNumber": number, "partSource": slot, "checksum": answer["checksum"]}
-
-    def abort(self) -> None:
-        if self.upload_id is None:
-            return
-        try:
-            self.hook.call("AbortMultipartReadSetUpload", sequenceStoreId=self.store, uploadId=self.upload_id)
-            self.log.warning("Aborted upload %s: its parts are deleted", self.upload_id)
-        except ClientError as exc:
-            self.log.warning("Upload %s not aborted (%s): abort it yourself or it stays", self.upload_id, exc)
+        progress.add(part.size)
+        return part.entry(answer["checksum"])
 
 
 def upload_read_set(
-    hook: OmicsHook,
+    api: OmicsApi,
     sequence_store_id: str,
     request: Mapping[str, Any],
     source1: Location,
-    source2: Location | None,
-    part_size: int,
-    max_concurrency: int,
-    client_token: str | None,
-    abort_on_failure: bool,
-) -> dict[str, Any]:
-    """Check, open and upload (or resume, or reuse) one read set: ``OmicsHook.upload_read_set``."""
+    source2: Location | None = None,
+    *,
+    part_size: int = DEFAULT_PART_SIZE,
+    max_concurrency: int = DEFAULT_CONCURRENCY,
+    client_token: str | None = None,
+    abort_on_failure: bool = True,
+) -> UploadResult:
+    """Check, open and upload (or resume, or reuse) one read set: what ``OmicsHook.upload_read_set`` does.
+
+    ``client_token`` makes it resumable; a read set of the token that failed, or was deleted with its upload,
+    is uploaded afresh under the token's next generation (``<token>-2``, ...).
+    """
     check_upload_arguments(source1, source2, request["sourceFileType"], part_size, max_concurrency)
-    sources = open_upload_sources(hook, source1, source2, request["sourceFileType"], part_size)
+    sources = open_upload_sources(api, source1, source2, request["sourceFileType"], part_size)
     upload = ReadSetUpload(
-        hook, sequence_store_id, request, sources, part_size, max_concurrency, client_token, hook.log
+        api, sequence_store_id, request, sources, part_size, max_concurrency, not abort_on_failure, api.log
     )
-    earlier = upload.earlier_read_set()
-    if earlier is not None and earlier.get("status") == "UPLOAD_FAILED":
-        raise ValueError(f"client_token: read set {earlier['id']} of that token failed to upload; use a new token")
-    try:
-        return upload.run(earlier).as_dict()
-    except BaseException:
-        if abort_on_failure:
-            upload.abort()
-        elif upload.upload_id:
-            hook.log.warning("Upload %s left in place: a call with the same token resumes it", upload.upload_id)
-        raise
+    tokens: Iterable[str | None] = generations(numbered(client_token), "upload") if client_token else [None]
+    return upload.run(tokens)
 
 
 def _done(value: dict[str, Any]) -> Future[dict[str, Any]]:
@@ -560,26 +691,31 @@ def _parts(
 
 
 def download_file(
-    hook: OmicsHook,
+    api: OmicsApi,
     operation: str,
     ids: Mapping[str, Any],
     file: str,
     summary: Mapping[str, Any],
-    destination: Location,
+    place: Callable[[bytes], Location],
     max_concurrency: int,
     etag: ETag | None,
+    overwrite: bool = False,
     logger: Any = log,
 ) -> dict[str, Any]:
-    """One file of a read set or reference, part by part, to ``destination``; checked by length and ETag."""
+    """One file of a read set or reference, part by part; checked by length and ETag.
+
+    ``place`` names the destination from the file's first bytes (a gzip FASTQ is named ``.fastq.gz``).
+    An existing destination is refused unless ``overwrite``.
+    """
     size = int(summary.get("contentLength") or 0)
     total_parts = int(summary.get("totalParts") or 0) if size else 0
     progress = Progress("Downloaded", f"{file.lower()} of {dict(ids)}", size, logger)
     received = 0
 
     def fetch(part: int) -> bytes:
-        return hook.call_read(operation, **ids, file=file, partNumber=part)
+        return api.call_read(operation, **ids, file=file, partNumber=part)
 
-    def counted() -> Iterator[bytes]:
+    def counted() -> Generator[bytes]:
         nonlocal received
         for chunk in _parts(fetch, total_parts, max_concurrency, progress):
             received += len(chunk)
@@ -587,7 +723,20 @@ def download_file(
                 etag.update(chunk)
             yield chunk
 
-    where = write_destination(hook, destination, counted(), max_concurrency)
+    chunks = counted()
+    first = next(chunks, b"")
+    destination = place(first)
+    if not overwrite and exists(api, destination):
+        chunks.close()
+        raise FileExistsError(f"{destination} exists already: choose another destination, or set overwrite=True")
+    box = [first]  # handed on, not kept: a 100 MiB part must not stay alive for the whole download
+    del first
+
+    def joined() -> Iterator[bytes]:
+        yield box.pop()
+        yield from chunks
+
+    where = write_destination(api, destination, joined(), max_concurrency)
     progress.say(final=True)
     if received != size:
         raise ValueError(f"{file.lower()}: received {received} bytes of {size}; {where} is incomplete")
@@ -602,16 +751,21 @@ DOWNLOADABLE = {
 
 
 def download(
-    hook: OmicsHook,
+    api: OmicsApi,
     kind: str,
     ids: Mapping[str, Any],
     files: str | Sequence[str],
     destination: Location,
     max_concurrency: int,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Some or ``"all"`` files of a read set or reference to ``destination`` (a folder, or one file's path)."""
+    """Some or ``"all"`` files of a read set or reference to ``destination`` (a folder, or one file's path).
+
+    Into a folder, each file is named by its read set or reference, so downloads of several never collide:
+    ``<name>_<id>_<file><extension>`` (``s1_1234567890_source1.fastq.gz``, ``hg38_5678901234_index.fasta.fai``).
+    """
     describe, read, known = DOWNLOADABLE[kind]
-    described = hook.call(describe, **ids)
+    described = api.call(describe, **ids)
     if described.get("status") != "ACTIVE":
         archived = described.get("status") == "ARCHIVED"
         raise ValueError(
@@ -634,14 +788,15 @@ def download(
     into_folder = len(wanted) > 1 or is_folder(destination)
     done = {}
     for file in wanted:
-        summary = present[file.lower()]
-        target = (
-            join_location(destination, file_name(summary, f"{ids['id']}_{file.lower()}"))
-            if into_folder
-            else destination
-        )
+
+        def place(first: bytes, file: str = file) -> Location:
+            return join_location(destination, file_name(kind, described, file, first)) if into_folder else destination
+
         etag = ETag(family, "FASTQ") if fastq and file != "INDEX" else None
-        done[file.lower()] = download_file(hook, read, ids, file, summary, target, max_concurrency, etag, hook.log)
+        summary = present[file.lower()]
+        done[file.lower()] = download_file(
+            api, read, ids, file, summary, place, max_concurrency, etag, overwrite, api.log
+        )
         expected = (described.get("etag") or {}).get(file.lower())
         got = done[file.lower()].get("etag")
         if got and expected and got != expected:
@@ -658,7 +813,46 @@ def s3_uris(described: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def file_name(summary: Mapping[str, Any], fallback: str) -> str:
-    """A downloaded file's name: the one in its S3 access URI, else ``fallback``."""
-    uri = (summary.get("s3Access") or {}).get("s3Uri")
-    return posixpath.basename(uri.rstrip("/")) if uri else fallback
+# A file's extension by what it holds: (read-set file type or "reference", file) -> extension.
+EXTENSIONS = {
+    ("FASTQ", "SOURCE1"): ".fastq",
+    ("FASTQ", "SOURCE2"): ".fastq",
+    ("BAM", "SOURCE1"): ".bam",
+    ("BAM", "INDEX"): ".bam.bai",
+    ("UBAM", "SOURCE1"): ".bam",
+    ("UBAM", "INDEX"): ".bam.bai",
+    ("CRAM", "SOURCE1"): ".cram",
+    ("CRAM", "INDEX"): ".cram.crai",
+    ("reference", "SOURCE"): ".fasta",
+    ("reference", "INDEX"): ".fasta.fai",
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def file_name(kind: str, described: Mapping[str, Any], file: str, first: bytes) -> str:
+    """A downloaded file's name in a folder: ``<name>_<id>_<file><extension>``, unique per read set or reference.
+
+    The extension says what the file holds; a gzip FASTQ or FASTA (not BAM, which is BGZF) gets ``.gz``.
+    """
+    file_type = "reference" if kind == "reference" else str(described.get("fileType"))
+    extension = EXTENSIONS.get((file_type, file), "")
+    if extension in (".fastq", ".fasta") and first.startswith(GZIP_MAGIC):
+        extension += ".gz"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(described.get("name") or "")).strip("-.")
+    stem = f"{name}_{described['id']}" if name else str(described["id"])
+    return f"{stem}_{file.lower()}{extension}"
+
+
+def exists(api: OmicsApi, location: Location) -> bool:
+    if _is_s3(location):
+        bucket, key = _s3_parts(location)
+        try:
+            api.client_of("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+    if _is_object_storage(location):
+        return bool(location.exists())
+    return os.path.exists(os.fspath(location))

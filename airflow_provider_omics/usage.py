@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.api import OmicsApi, describe
 
 # The key of a price table besides instance types: USD per GiB-hour of STATIC run storage.
 STORAGE_PRICE = "static_storage_gib_hour"
@@ -28,12 +27,12 @@ PRICE_LIST_NAMES = {"Run Storage": STORAGE_PRICE}
 
 
 def run_summary(
-    hook: OmicsHook,
+    api: OmicsApi,
     run_id: str,
     run: Mapping[str, Any] | None = None,
     price_table: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    run = run or hook.describe("run", id=run_id)
+    run = run or describe(api, "run", id=run_id)
     tasks = [
         {
             "name": item.get("name"),
@@ -46,7 +45,7 @@ def run_summary(
             "cacheHit": bool(item.get("cacheHit")),
             "seconds": _seconds(item.get("startTime"), item.get("stopTime")),
         }
-        for item in hook.paginate("ListRunTasks", id=run_id)
+        for item in api.paginate("ListRunTasks", id=run_id)
     ]
     seconds = _seconds(run.get("startTime"), run.get("stopTime"))
     storage_type = run.get("storageType") or "STATIC"  # StartRun's default
@@ -71,7 +70,7 @@ def run_summary(
         "runOutputUri": run.get("runOutputUri"),
     }
     try:
-        summary["outputs"] = _outputs(hook, run.get("runOutputUri"))
+        summary["outputs"] = _outputs(api, run.get("runOutputUri"))
     except Exception as error:  # no s3:ListBucket on the output bucket: the figures still stand
         summary["outputs"] = None
         summary["outputsNotListed"] = str(error)
@@ -79,7 +78,7 @@ def run_summary(
         summary["estimatedCost"] = {**estimated_cost(summary, price_table), "prices": "price_table"}
         return summary
     try:
-        listed = price_list(hook)
+        listed = price_list(api)
     except Exception as error:  # no pricing:GetProducts permission, or no route to it: no cost, and why
         summary["estimatedCost"] = {"usd": None, "pricesNotRead": f"AWS Price List API: {error}"}
     else:
@@ -87,10 +86,10 @@ def run_summary(
     return summary
 
 
-def price_list(hook: OmicsHook) -> dict[str, float]:
+def price_list(api: OmicsApi) -> dict[str, float]:
     """A price table of the hook's region from the AWS Price List API: USD per instance-hour and GiB-hour."""
-    pricing = hook.client_of("pricing", region_name=PRICING_REGION)
-    region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": hook.conn_region_name}
+    pricing = api.client_of("pricing", region_name=PRICING_REGION)
+    region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": api.conn_region_name}
     table = {}
     for page in pricing.get_paginator("get_products").paginate(ServiceCode="AmazonOmics", Filters=[region_filter]):
         for text in page["PriceList"]:
@@ -131,12 +130,12 @@ def _seconds(start: Any, stop: Any) -> float:
     return max(0.0, (stop - start).total_seconds())
 
 
-def _outputs(hook: OmicsHook, output_uri: str | None) -> list[str]:
+def _outputs(api: OmicsApi, output_uri: str | None) -> list[str]:
     """The objects the run wrote under ``<runOutputUri>/out/``, as S3 URIs."""
     if not output_uri or not output_uri.startswith("s3://"):
         return []
     bucket, _, prefix = output_uri[5:].partition("/")
-    s3 = hook.client_of("s3")
+    s3 = api.client_of("s3")
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/out/"):
         found += [f"s3://{bucket}/{item['Key']}" for item in page.get("Contents", [])]

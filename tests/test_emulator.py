@@ -167,8 +167,16 @@ def test_validation_errors_name_the_member_and_the_rule(omics):
         omics.start_run(workflowId="abc", roleArn="not-an-arn", outputUri="s3://b/o", requestId="x", logLevel="LOUD")
     message = error.value.response["Error"]["Message"]
     assert error.value.response["Error"]["Code"] == "ValidationException"
-    assert "workflowId: 'abc' does not match" in message and "roleArn: 'not-an-arn' does not match" in message
-    assert "logLevel: 'LOUD' is not one of OFF, FATAL, ERROR, ALL" in message
+    # The service's own form of a validation error, one clause per broken rule.
+    assert message.startswith("4 validation errors detected: Value 'abc' at 'workflowId' failed to satisfy constraint")
+    assert (
+        "Value 'not-an-arn' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression"
+        in message
+    )
+    assert "Value 's3://b/o' at 'outputUri' failed to satisfy constraint: Member must be an S3 URI" in message
+    assert (
+        "Value 'LOUD' at 'logLevel' failed to satisfy constraint: Member must satisfy enum value set: [OFF," in message
+    )
 
 
 def test_unknown_ids_are_resource_not_found(omics):
@@ -384,7 +392,7 @@ def test_a_run_group_holds_runs_over_max_runs_in_pending(emulator, omics, workfl
 
 
 def test_a_run_longer_than_its_group_allows_fails_timed_out(emulator, omics, workflow_id, monkeypatch):
-    from airflow_provider_omics.emulator.models import base, workflows
+    from airflow_provider_omics.emulator.models import base, runs
 
     class Clock:
         offset = 0.0
@@ -394,7 +402,7 @@ def test_a_run_longer_than_its_group_allows_fails_timed_out(emulator, omics, wor
 
     clock = Clock()
     monkeypatch.setattr(base, "time", clock)
-    monkeypatch.setattr(workflows, "time", clock)
+    monkeypatch.setattr(runs, "time", clock)
     emulator.backend.step_seconds = 100  # a run of 300 s: RUNNING from 200 s
     group = omics.create_run_group(name="short", maxDuration=1, requestId="g")["id"]
     run = omics.start_run(
@@ -571,16 +579,22 @@ def test_command_line_serves_until_stopped(tmp_path):
         assert process.wait(timeout=10) == 0
 
 
-def test_a_malformed_definition_zip_is_a_validation_error(omics, emulator):
+@pytest.mark.parametrize(
+    "blob",
+    [b"PK\x03\x04 not really a zip", b"workflow main {}", gzip.compress(b"workflow main {}")],
+    ids=["PK-garbage", "plain-text", "gzip"],
+)
+def test_a_definition_that_is_not_a_zip_is_a_validation_error(omics, emulator, blob):
     with pytest.raises(ClientError) as error:
-        omics.create_workflow(name="w", definitionZip=b"PK\x03\x04 not really a zip", requestId="bad-zip")
+        omics.create_workflow(name="w", definitionZip=blob, requestId="bad-zip")
     assert error.value.response["Error"]["Code"] == "ValidationException"
-    assert "definitionZip is not a valid zip archive" in str(error.value)
+    assert "definitionZip is not a zip archive" in str(error.value)
     assert emulator.request_counts() == {"CreateWorkflow": 1}  # one 400, nothing a client would retry
+    assert omics.list_workflows()["items"] == []
 
 
 def test_a_run_whose_output_is_not_in_s3_is_refused_at_start(omics, workflow_id):
-    with pytest.raises(ClientError, match=r"'https://example.com/out' is not an S3 URI"):
+    with pytest.raises(ClientError, match=r"Value 'https://example.com/out' at 'outputUri' failed to satisfy"):
         omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="https://example.com/out", requestId="x")
     assert omics.list_runs()["items"] == []
 

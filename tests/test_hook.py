@@ -75,7 +75,7 @@ def test_retries_give_up_after_the_bound_with_a_clear_error(hook, emulator, work
 
 
 def test_validation_errors_fail_at_once_with_the_service_message(hook, emulator):
-    with pytest.raises(ClientError, match=r"ValidationException.*id: 'not-a-run' does not match"):
+    with pytest.raises(ClientError, match=r"ValidationException.*Value 'not-a-run' at 'id' failed to satisfy"):
         hook.call("GetRun", id="not-a-run")
     assert emulator.request_counts() == {"GetRun": 1}
 
@@ -180,7 +180,7 @@ def test_throttled_polls_count_towards_max_attempts(hook, emulator, workflow_id)
 
 
 def test_wait_arguments_are_checked_before_any_call(hook, emulator):
-    with pytest.raises(ValueError, match="waiter_delay must be a number of seconds >= 0, got 'abc'"):
+    with pytest.raises(ValueError, match="waiter_delay must be a number of seconds > 0, got 'abc'"):
         hook.wait("run", id="1234567", delay="abc")
     with pytest.raises(ValueError, match="waiter_max_attempts must be an integer >= 1, got 0"):
         hook.wait("run", id="1234567", max_attempts=0)

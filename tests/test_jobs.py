@@ -71,3 +71,13 @@ def test_sweeps_list_every_in_progress_status_with_parameters_the_list_takes(kin
         where, _, key = sweep.status_filter.rpartition(".")
         filters = members[where].members if where else members
         assert set(filters[key].enum) >= set(sweep.statuses)
+
+
+def test_the_emulator_knows_each_kind_on_its_own_and_agrees_with_the_table():
+    from airflow_provider_omics.emulator import kinds
+
+    # The emulator reads statuses from botocore, not from JOB_KINDS: where both agree, neither is wrong alone.
+    assert set(kinds.DESCRIBED_BY) == set(JOB_KINDS)
+    for name, job in JOB_KINDS.items():
+        assert kinds.DESCRIBED_BY[name] == (job.operation, job.status_path)
+        assert kinds.statuses(name) == job.terminal_states | job.intermediate_states

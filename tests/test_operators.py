@@ -14,6 +14,7 @@ from tour import WDL, put_inputs
 from airflow_provider_omics.diagnostics import failure_report
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import CLOCK_SKEW
+from airflow_provider_omics.operators.workflows import zip_definition
 from airflow_provider_omics.usage import estimated_cost
 
 
@@ -317,6 +318,76 @@ def test_bad_input_fails_before_any_api_call(run_dag, emulator, output):
     assert emulator.request_counts() == {}
 
 
+def test_an_output_uri_that_is_not_s3_fails_before_any_api_call(run_dag, emulator, output):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="1234567", role_arn=ROLE, output_uri="/data/runs/")
+    """)
+    assert tis["run"].state == "failed"
+    assert "output_uri: '/data/runs/' is not an S3 URI (s3://bucket/prefix)" in output()
+    assert emulator.request_counts() == {}
+
+
+def test_a_definition_zip_that_is_not_a_zip_fails_the_task_with_the_service_error(run_dag, emulator, output, tmp_path):
+    (tmp_path / "workflow.zip").write_bytes(b"version 1.0\nworkflow main {}\n")  # a WDL file named .zip
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsCreateWorkflowOperator(task_id="workflow", name="w", definition_path="{tmp_path / "workflow.zip"}")
+    """)
+    assert tis["workflow"].state == "failed"
+    assert "ValidationException" in output() and "definitionZip is not a zip archive" in output()
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_a_tiny_waiter_delay_never_polls_faster_than_the_quota(run_dag, inputs, emulator, output, deferrable):
+    emulator.quotas.enabled = True  # GetRun: 10 a second for the account, as the service
+    emulator.add_outcome("run", "s1", "COMPLETED")  # no tasks to wait for: the run ends after its steps
+    text = workflow_and_run(inputs, deferrable=deferrable).replace(
+        "waiter_delay=0.05, waiter_max_attempts=2000,", "waiter_delay=0.001, waiter_max_attempts=720,"
+    )
+    _, tis = run_dag(text)
+    assert tis["run"].state == "success"
+    polls = [r for r in emulator.requests() if r["operation"] in ("GetRun", "ListRuns")]
+    assert polls and not [r for r in polls if r["outcome"] == "ThrottlingException"]
+    if not deferrable:  # the triggerer paces itself by the same quotas (test_status_source.py)
+        assert "waiter_delay 0.001s would call GetRun faster than its quota allows: polling every 0.11s" in output()
+
+
+def test_an_outcome_naming_a_task_the_run_lacks_fails_no_other_task(run_dag, inputs, emulator, omics, output):
+    emulator.add_outcome("run", "typo-s1", "FAILED", task="no_such_task")
+    _, tis = run_dag(workflow_and_run(inputs, name="typo-s1"))
+    assert tis["run"].state == "failed"
+    shown = output()
+    (run,) = omics.list_runs(name="typo-s1")["items"]
+    # The report names the run by its name and id, and says why it failed without blaming another task.
+    assert f"HealthOmics run 'typo-s1' id={run['id']} ended FAILED: WORKFLOW_RUN_FAILED" in shown
+    assert "emulator outcome names task 'no_such_task', which this run does not have (its tasks: " in shown
+    assert "FAILED" not in {task["status"] for task in omics.list_run_tasks(id=run["id"])["items"]}
+
+
+def test_a_failed_run_without_a_given_reason_gets_the_services_generic_one(run_dag, inputs, emulator, omics):
+    emulator.add_outcome("run", "bare-s1", "FAILED")
+    _, tis = run_dag(workflow_and_run(inputs, name="bare-s1"))
+    assert tis["run"].state == "failed"
+    (run,) = omics.list_runs(name="bare-s1")["items"]
+    described = omics.get_run(id=run["id"])
+    assert described["failureReason"] == "RUN_TASK_FAILED"
+    assert described["statusMessage"].startswith("The run failed due to a task failure")
+
+
+def test_mapped_runs_are_shown_by_their_names(run_dag, inputs, emulator):
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        workflow = OmicsCreateWorkflowOperator(
+            task_id="workflow", name="align", definition_path="{inputs / "main.wdl"}", waiter_delay=0.05)
+        OmicsStartRunOperator.partial(
+            task_id="runs", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
+            waiter_delay=0.05,
+        ).expand(name=["NA12878", "NA12891"])
+    """)
+    assert [tis[f"runs[{i}]"].rendered_map_index for i in (0, 1)] == ["NA12878", "NA12891"]
+
+
 def test_parameters_file_that_is_not_json_fails_before_any_api_call(run_dag, emulator, output, tmp_path):
     (tmp_path / "params.json").write_text("{'sample': 1")
     _, tis = run_dag(f"""
@@ -441,7 +512,7 @@ def test_on_kill_cancels_the_run_the_task_started(emulator, omics, inputs):
     from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
 
     emulator.backend.step_seconds = 5
-    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    workflow = omics.create_workflow(name="w", definitionZip=zip_definition(str(inputs / "main.wdl"))[0], requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")
     run = omics.start_run(workflowId=workflow["id"], roleArn=ROLE_ARN, outputUri="s3://genomics/r/", requestId="k")
     operator = OmicsStartRunOperator(task_id="run", workflow_id=workflow["id"])
@@ -498,7 +569,7 @@ def test_a_deferrable_import_rides_out_throttling_right_after_it_starts(run_dag,
 @pytest.mark.parametrize(
     ("argument", "value", "message"),
     [
-        ("waiter_delay", '"abc"', "waiter_delay must be a number of seconds >= 0, got 'abc'"),
+        ("waiter_delay", '"abc"', "waiter_delay must be a number of seconds > 0, got 'abc'"),
         ("waiter_max_attempts", "0", "waiter_max_attempts must be an integer >= 1, got 0"),
         ("deferrable", '"yes"', "deferrable must be True or False, got 'yes'"),
         ("log_lines", "0", "log_lines must be an integer from 1 to 10000, got 0"),
@@ -542,7 +613,7 @@ def test_resumed_without_an_event_it_reattaches_and_waits(emulator, omics, input
 
     from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
 
-    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    workflow = omics.create_workflow(name="w", definitionZip=zip_definition(str(inputs / "main.wdl"))[0], requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")
     ti = SimpleNamespace(dag_id="d", task_id="run", run_id="r", map_index=-1, try_number=1, xcom_push=dict)
     operator = OmicsStartRunOperator(
@@ -558,19 +629,26 @@ def test_resumed_without_an_event_it_reattaches_and_waits(emulator, omics, input
 def test_idempotency_key_makes_one_job_across_dag_runs(run_dag, inputs, emulator, omics, output):
     import pendulum
 
-    workflow = omics.create_workflow(name="w", definitionZip=(inputs / "main.wdl").read_bytes(), requestId="w")
+    workflow = omics.create_workflow(name="w", definitionZip=zip_definition(str(inputs / "main.wdl"))[0], requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")
     dag = f"""
     with DAG("test_dag", schedule=None, start_date=START) as dag:
-        OmicsStartRunOperator(task_id="run", workflow_id="{workflow["id"]}", role_arn=ROLE,
+        OmicsStartRunOperator(task_id="run", workflow_id="{workflow["id"]}", role_arn=ROLE, deferrable=True,
                               output_uri="s3://genomics/runs/", idempotency_key="sample-s1", waiter_delay=0.05)
     """
     first, _ = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 1, tz="UTC"))
     time.sleep(CLOCK_SKEW.total_seconds())  # so the second DAG run can tell the run is older than its ask
+    before = len(emulator.requests())
     second, tis = run_dag(dag, logical_date=pendulum.datetime(2026, 1, 2, tz="UTC"))
     assert first.run_id != second.run_id and tis["run"].state == "success"
     assert len(omics.list_runs()["items"]) == 1
-    assert f"Reusing run id={xcom(tis['run'])['id']} (COMPLETED), started at" in output()
+    run_id = xcom(tis["run"])["id"]
+    assert f"Reusing run id={run_id} (COMPLETED), started at" in output()
+    # The request log shows that the start started nothing, and a finished run is not waited for again.
+    asked = emulator.requests()[before:]
+    (start,) = [r for r in asked if r["operation"] == "StartRun"]
+    assert start["deduplicated"] is True and start["existing"] == run_id
+    assert [r["operation"] for r in asked].count("GetRun") == 1  # its first look; a trigger would poll again
 
 
 def test_a_retry_after_partial_success_imports_only_what_failed(run_dag, inputs, emulator, omics, s3):

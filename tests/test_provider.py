@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from importlib.resources import files
 
@@ -33,3 +34,27 @@ def test_airflow_providers_manager_lists_the_provider():
     providers = ProvidersManager().providers
     assert "airflow-provider-omics" in providers
     assert providers["airflow-provider-omics"].data["name"] == "AWS HealthOmics"
+
+
+def _public_classes(section: str) -> list[type]:
+    found = []
+    for entry in get_provider_info()[section]:
+        for name in entry["python-modules"]:
+            module = importlib.import_module(name)
+            found += [
+                value
+                for key, value in vars(module).items()
+                if inspect.isclass(value) and value.__module__ == name and not key.startswith("_")
+            ]
+    return found
+
+
+def test_help_documents_every_argument_of_our_own():
+    # Every keyword argument an operator or sensor declares (not BaseOperator's) is in help() as ":param name:".
+    undocumented = {}
+    for cls in _public_classes("operators") + _public_classes("sensors"):
+        own = [p.name for p in inspect.signature(cls.__init__).parameters.values() if p.kind == p.KEYWORD_ONLY]
+        missing = [name for name in own if f":param {name}:" not in (cls.__doc__ or "")]
+        if missing:
+            undocumented[cls.__name__] = missing
+    assert undocumented == {}

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 from conftest import ROLE_ARN, xcom
-from tour import FASTA
+from tour import FASTA, workflow_zip
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -53,6 +53,9 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
     download = OmicsDownloadReadSetOperator(
         task_id="download", sequence_store_id="{store}", read_set_id=local.output["id"],
         destination="{folder}/back/")
+    download_s2 = OmicsDownloadReadSetOperator(
+        task_id="download_s2", sequence_store_id="{store}", read_set_id=from_s3.output["id"],
+        destination="{folder}/back/")
     to_s3 = OmicsDownloadReadSetOperator(
         task_id="to_s3", sequence_store_id="{store}", read_set_id=from_s3.output["id"], files="SOURCE2",
         destination="s3://genomics/back/s2_R2.fastq")
@@ -73,8 +76,14 @@ def test_a_paired_fastq_goes_in_from_disk_and_s3_and_comes_back_byte_identical(
     assert uploaded["partsSent"] == parts(r1) + parts(r2) and uploaded["partsReused"] == 0
     # The read set's ETags are the ones computed from the files while they were sent.
     assert uploaded["etag"]["source1"] == uploaded["uploadedETags"]["source1"]
-    assert (folder / "back" / "source1.fastq").read_bytes() == r1
-    assert (folder / "back" / "source2.fastq").read_bytes() == r2
+    # Two read sets into one folder: each file named by its read set, none overwriting another.
+    s1, s2 = uploaded["id"], xcom(tis["from_s3"])["id"]
+    assert sorted(p.name for p in (folder / "back").iterdir()) == sorted(
+        f"{name}_{ident}_source{mate}.fastq" for name, ident in (("s1", s1), ("s2", s2)) for mate in (1, 2)
+    )
+    assert (folder / "back" / f"s1_{s1}_source1.fastq").read_bytes() == r1
+    assert (folder / "back" / f"s1_{s1}_source2.fastq").read_bytes() == r2
+    assert (folder / "back" / f"s2_{s2}_source2.fastq").read_bytes() == r2
     assert xcom(tis["download"])["files"]["source2"]["bytes"] == len(r2)
 
     assert xcom(tis["from_s3"])["sampleId"] == "s2"
@@ -82,6 +91,36 @@ def test_a_paired_fastq_goes_in_from_disk_and_s3_and_comes_back_byte_identical(
     read_sets = omics.list_read_sets(sequenceStoreId=store)["readSets"]
     assert sorted(r["name"] for r in read_sets) == ["s1", "s2"]
     assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
+
+
+GZIP_DOWNLOADS = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    upload = OmicsUploadReadSetOperator(
+        task_id="upload", sequence_store_id="{store}", source1="{folder}/s1.fastq.gz", source_file_type="FASTQ",
+        subject_id="p1", sample_id="s1", name="s1", part_size={part}, waiter_delay=0.05)
+    first = OmicsDownloadReadSetOperator(
+        task_id="first", sequence_store_id="{store}", read_set_id=upload.output["id"], destination="{folder}/new/")
+    again = OmicsDownloadReadSetOperator(
+        task_id="again", sequence_store_id="{store}", read_set_id=upload.output["id"], destination="{folder}/new/")
+    replace = OmicsDownloadReadSetOperator(
+        task_id="replace", sequence_store_id="{store}", read_set_id=upload.output["id"], destination="{folder}/new/",
+        overwrite=True, trigger_rule="all_done")
+    first >> again >> replace
+"""
+
+
+def test_a_download_is_named_by_its_content_and_never_overwrites_unless_asked(run_dag, emulator, store, pair, output):
+    folder, r1, _ = pair
+    compressed = gzip.compress(r1)
+    (folder / "s1.fastq.gz").write_bytes(compressed)
+    _, tis = run_dag(GZIP_DOWNLOADS.format(store=store, folder=folder, part=PART))
+    read_set = xcom(tis["upload"])["id"]
+    target = folder / "new" / f"s1_{read_set}_source1.fastq.gz"  # a folder ending in / is created
+    assert [p.name for p in (folder / "new").iterdir()] == [target.name]
+    assert target.read_bytes() == compressed
+    assert tis["first"].state == "success" and tis["replace"].state == "success"
+    assert tis["again"].state == "failed"
+    assert f"{target} exists already: choose another destination, or set overwrite=True" in output()
 
 
 RESUMED = """
@@ -100,13 +139,14 @@ def test_a_retried_upload_resumes_where_the_failed_try_stopped(run_dag, emulator
     _, tis = run_dag(RESUMED.format(store=store, folder=folder, part=PART, retries=1, key="s1"))
     assert tis["upload"].state == "success"
     shown = output()
-    assert "left in place: the task's next try resumes it" in shown
+    assert "left in place: the task's next try, or a call with its client token, resumes it" in shown
     sent = emulator.request_counts()["UploadReadSetPart"]
     result = xcom(tis["upload"])
-    # The first try sent 5 parts (and failed on the 6th); the second sends only the missing ones.
-    missing = parts(r1) + parts(r2) - 5
-    assert (result["partsReused"], result["partsSent"]) == (5, missing)
-    assert sent == 5 + 1 + missing
+    # The first try sent 5 parts, failed on the 6th (and finished those already in flight beside it); the
+    # second sends only the parts the service lacks: no part goes up twice.
+    reused = result["partsReused"]
+    assert 5 <= reused <= 5 + 3 and reused + result["partsSent"] == parts(r1) + parts(r2)
+    assert sent == reused + 1 + result["partsSent"]
     (read_set,) = omics.list_read_sets(sequenceStoreId=store)["readSets"]
     assert read_set["id"] == result["id"]
     assert omics.list_multipart_read_set_uploads(sequenceStoreId=store)["uploads"] == []
@@ -214,7 +254,7 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
 
 
 def test_a_share_is_offered_then_accepted(run_dag, emulator, omics):
-    workflow = omics.create_workflow(name="shared", definitionZip=b"workflow main {}", requestId="shared")
+    workflow = omics.create_workflow(name="shared", definitionZip=workflow_zip(), requestId="shared")
     _, tis = run_dag(SHARE.format(arn=workflow["arn"]))
     assert {ti.state for ti in tis.values()} == {"success"}
     offered, accepted = xcom(tis["offer"]), xcom(tis["accept"])
@@ -247,7 +287,7 @@ def test_object_storage_paths_are_sources_and_destinations(emulator, store, pair
     target = ObjectStoragePath(f"file://{folder}/out")
     target.mkdir(parents=True, exist_ok=True)
     back = hook.download_read_set(store, uploaded["id"], target)
-    assert (folder / "out" / "source1.fastq").read_bytes() == r1
+    assert (folder / "out" / f"single_{uploaded['id']}_source1.fastq").read_bytes() == r1
     assert back["files"]["source1"]["etag"] == uploaded["etag"]["source1"]
 
 

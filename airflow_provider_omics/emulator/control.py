@@ -12,10 +12,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from airflow_provider_omics.jobs import JOB_KINDS
 from airflow_provider_omics.service_model import service_model
 
-from . import pricing
+from . import kinds, moto_adapter, pricing
 from .models import OmicsBackend, OmicsError, Outcome
 
 # Short names tests may use for the errors they inject.
@@ -65,10 +64,9 @@ def _json_type(value: Any) -> str:
 
 
 def _statuses(kind: str) -> frozenset[str]:
-    if kind not in JOB_KINDS:
-        raise BadControlRequest(f"kind: {kind!r} is not one of {', '.join(sorted(JOB_KINDS))}")
-    job = JOB_KINDS[kind]
-    return job.terminal_states | job.intermediate_states
+    if kind not in kinds.DESCRIBED_BY:
+        raise BadControlRequest(f"kind: {kind!r} is not one of {', '.join(sorted(kinds.DESCRIBED_BY))}")
+    return kinds.statuses(kind)
 
 
 def _check_fields(fields: dict[str, Any], types: dict[str, tuple[type, ...]], required: tuple[str, ...]) -> None:
@@ -156,8 +154,11 @@ class Control:
         with self.lock:
             return next((error for f in self.faults if (error := f.fire(operation)) is not None), None)
 
-    def record(self, operation: str, status: int, outcome: str, query: str = "") -> None:
+    def record(self, operation: str, status: int, outcome: str, query: str = "", **extra: Any) -> None:
+        """One entry of the request log; ``extra``: ``deduplicated`` and the ``existing`` job's id for a start
+        whose token named a job started before (so a test sees that a rerun started nothing)."""
         entry = {"operation": operation, "time": time.time(), "status": status, "outcome": outcome, "query": query}
+        entry.update(extra)
         with self.lock:
             self.log.append(entry)
 
@@ -196,12 +197,10 @@ class Control:
             return {key: list(r.get("_transitions", [])) for key, r in self.backend.table(kind).items()}
 
     def reset_all(self) -> None:
-        from moto.moto_api._internal.models import moto_api_backend
-
         with self.backend.lock:
             self.backend.reset()
         self.reset()
-        moto_api_backend.reset()
+        moto_adapter.reset_all()
 
     def handle(self, request: Request) -> Response:
         route = (request.method, request.path.rstrip("/").removeprefix("/_emulator"))

@@ -11,14 +11,14 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from airflow_provider_omics.service_model import validate
-
-from . import pricing
+from . import moto_adapter, pricing
 from .control import Control
 from .models import OmicsBackend, OmicsError
 from .quotas import Quotas
 from .responses import error_response, paginate, parse_request, serialize
 from .urls import Router
+from .validation import message as validation_message
+from .validation import validation_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,11 @@ class EmulatorApp:
     """The WSGI application: routes, parses, validates, runs the model, answers."""
 
     def __init__(self, backend: OmicsBackend, control: Control, quotas: Quotas) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
         self.backend = backend
         self.control = control
         self.quotas = quotas
         self.router = Router()
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = moto_adapter.wsgi_app()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -90,22 +88,24 @@ class EmulatorApp:
             if not self.quotas.admit(op.name):
                 raise OmicsError("ThrottlingException", f"Rate exceeded for {op.name}")
             params = parse_request(op, uri, request.args, request.headers, request.get_data())
-            problems = validate(op.name, params)
+            problems = validation_errors(op, params)
             if problems:
-                raise OmicsError("ValidationException", f"{len(problems)} validation error(s): " + "; ".join(problems))
+                raise OmicsError("ValidationException", validation_message(problems))
+            self.backend.deduplicated()  # nothing left over from an earlier request of this thread
             result = paginate(op, params, self.backend.handle(op.name, params))
             status, headers, body = serialize(op, result)
             outcome = "OK"
+            extra = {"deduplicated": True, "existing": found} if (found := self.backend.deduplicated()) else {}
         except OmicsError as exc:
             status, headers, body = error_response(exc)
-            outcome = exc.code
+            outcome, extra = exc.code, {}
         except Exception as exc:  # a bug in the emulator: answer like the service's 500, and say why
             log.exception("emulator failed on %s", op.name)
             status, headers, body = error_response(
                 OmicsError("InternalServerException", f"{type(exc).__name__}: {exc}")
             )
-            outcome = "InternalServerException"
-        self.control.record(op.name, status, outcome, request.query_string.decode(errors="replace"))
+            outcome, extra = "InternalServerException", {}
+        self.control.record(op.name, status, outcome, request.query_string.decode(errors="replace"), **extra)
         return Response(body, status, headers)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_omics import polling, transfer
+from airflow_provider_omics import polling, transfer, usage
+from airflow_provider_omics.api import checked_ids, describe, kind_of
 from airflow_provider_omics.errors import (
     OmicsRetriesExhausted,
     error_code,
@@ -25,11 +28,14 @@ from airflow_provider_omics.errors import (
     without_retry_note,
 )
 from airflow_provider_omics.hooks.lists import PaginatedLists
-from airflow_provider_omics.jobs import JobKind, job_kind
+from airflow_provider_omics.jobs import JobKind
+from airflow_provider_omics.quotas import quotas_from_extra
 from airflow_provider_omics.service_model import paginators, snake
 
 if TYPE_CHECKING:
     from mypy_boto3_omics import OmicsClient
+
+NO_BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 
 
 class OmicsHook(PaginatedLists, AwsBaseHook):
@@ -71,11 +77,11 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     def conn(self) -> OmicsClient:  # type: ignore[override]
         return super().conn  # type: ignore[return-value]
 
-    def _get_config(self, config: Config | None = None) -> Config:
-        merged = super()._get_config(config)
-        if merged.retries is None:
-            merged = merged.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
-        return merged
+    @property
+    def config(self) -> Config:
+        """The connection's botocore config, with botocore's own retries off unless it sets them (``call`` retries)."""
+        config = super().config
+        return config if config.retries is not None else config.merge(Config(retries=NO_BOTOCORE_RETRIES))
 
     # ---- retried calls ---------------------------------------------------------------------------
     def _retry_kwargs(self, operation: str) -> dict[str, Any]:
@@ -148,26 +154,23 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
 
     # ---- job verbs --------------------------------------------------------------------------------
     def describe(self, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict[str, Any]:
-        job = _kind(kind)
-        response = self.call(job.operation, retry=retry, **_ids(job, ids))
-        response.pop("ResponseMetadata", None)
-        return response
+        return describe(self, kind, retry=retry, **ids)
 
     async def describe_async(self, client: Any, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict:
-        job = _kind(kind)
-        response = await self.call_async(client, job.operation, retry=retry, **_ids(job, ids))
+        job = kind_of(kind)
+        response = await self.call_async(client, job.operation, retry=retry, **checked_ids(job, ids))
         response.pop("ResponseMetadata", None)
         return response
 
     def get_status(self, kind: str | JobKind, **ids: Any) -> str:
-        job = _kind(kind)
+        job = kind_of(kind)
         return job.status_of(self.describe(job, **ids))
 
     def cancel(self, kind: str | JobKind, **ids: Any) -> None:
-        job = _kind(kind)
+        job = kind_of(kind)
         if job.cancel_operation is None:
             raise ValueError(f"kind: a {job.label} cannot be cancelled through the HealthOmics API")
-        self.call(job.cancel_operation, **_ids(job, ids))
+        self.call(job.cancel_operation, **checked_ids(job, ids))
 
     def wait(
         self,
@@ -183,12 +186,26 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         A failure status ends the wait at once, with the service's message and the failed items.
         Each change of status is logged. A throttled or transiently failing poll saw nothing: the wait
         backs off and goes on; only a terminal status, ``max_attempts`` polls (``OmicsWaitTimeout``)
-        or an error that is not transient end it.
+        or an error that is not transient end it. No job is polled faster than its quota allows.
         """
-        job = _kind(kind)
-        polling.check_wait_arguments("wait", delay, max_attempts)
-        waiter = polling.Waiter(job, [_ids(job, ids)], delay, max_attempts, fail_on_partial_success, self.log)
-        return polling.wait(self, waiter)[0]
+        job = kind_of(kind)
+        settings = polling.WaitSettings.of(
+            "wait", delay=delay, max_attempts=max_attempts, fail_on_partial_success=fail_on_partial_success
+        )
+        return self.wait_with(settings, job, [checked_ids(job, ids)])[0]
+
+    def wait_with(self, settings: polling.WaitSettings, job: JobKind, jobs: list[dict[str, Any]]) -> list[dict]:
+        """Wait on one or more jobs of a kind by ``settings``: their final describe outputs."""
+        return polling.wait(self, settings.waiter(job, jobs, self.log, self.poll_interval(job.operation)))
+
+    def poll_interval(self, operation: str) -> float:
+        """Seconds between two calls of ``operation`` at this connection's pace (``quotas.py``); 0: no quota."""
+        rate = self._pace.get(operation)
+        return 1 / rate if rate else 0.0
+
+    @functools.cached_property
+    def _pace(self) -> dict[str, float]:
+        return quotas_from_extra(self.conn_config.extra_config)
 
     def client_of(self, client_type: str, region_name: str | None = None) -> Any:
         """A boto3 client of another AWS service (``logs``, ``s3``) on this hook's connection and settings."""
@@ -196,15 +213,13 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
             aws_conn_id=self.aws_conn_id,
             region_name=region_name or self.region_name,
             verify=self.verify,
-            config=self.config,
+            config=self.conn_config.botocore_config,  # other services keep botocore's retries
             client_type=client_type,
         ).conn
 
     def run_summary(self, run_id: str, price_table: Mapping[str, float] | None = None) -> dict[str, Any]:
         """What a run used and wrote: tasks, totals, storage, outputs and an estimated cost (``usage.py``)."""
-        from airflow_provider_omics.usage import run_summary
-
-        return run_summary(self, run_id, price_table=price_table)
+        return usage.run_summary(self, run_id, price_table=price_table)
 
     def call_read(self, operation: str, **params: Any) -> bytes:
         """A call whose answer is a payload (``GetReadSet``, ``GetReference``), read whole; a connection lost
@@ -242,7 +257,8 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         ``source_file_type``) before any HealthOmics call. With ``wait``, returns the read set's metadata once
         ACTIVE, its FASTQ ETags checked against the files; else ``readSetId`` and the upload's figures.
         ``client_token`` makes the upload resumable and reusable (a later call with it resumes the upload or
-        returns the read set it made). A failed upload is aborted unless ``abort_on_failure=False``.
+        returns the read set it made; one whose read set failed or was deleted uploads afresh, as the operator
+        does: ``transfer.ReadSetUpload``). A failed upload is aborted unless ``abort_on_failure=False``.
         """
         request = {
             "sourceFileType": source_file_type,
@@ -260,11 +276,11 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
             {key: value for key, value in request.items() if value is not None},
             source1,
             source2,
-            part_size,
-            max_concurrency,
-            client_token,
-            abort_on_failure,
-        )
+            part_size=part_size,
+            max_concurrency=max_concurrency,
+            client_token=client_token,
+            abort_on_failure=abort_on_failure,
+        ).as_dict()
         if not wait:
             return uploaded
         described = self.wait("read_set", delay=2, sequenceStoreId=sequence_store_id, id=uploaded["readSetId"])
@@ -277,15 +293,18 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         destination: Any,
         files: str | Sequence[str] = "all",
         max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
         """Download a read set's files (``SOURCE1``, ``SOURCE2``, ``INDEX``, or ``"all"`` it has).
 
-        ``destination``: a folder (local, ``s3://`` prefix or ``ObjectStoragePath``) that takes each file
-        under the name in its S3 access URI; or, for one file, that file's own path. Returns
-        ``{"files": {"source1": {"location", "bytes"[, "etag"]}, ...}}``; lengths and FASTQ ETags are checked.
+        ``destination``: a folder (local, ``s3://`` prefix or ``ObjectStoragePath``; a local one ending in ``/``
+        is created if missing) that takes each file as ``<name>_<id>_<file><extension>`` (never colliding with
+        another read set's); or, for one file, that file's own path. An existing file is refused unless
+        ``overwrite``. Returns ``{"files": {"source1": {"location", "bytes"[, "etag"]}, ...}}``; lengths and
+        FASTQ ETags are checked.
         """
         ids = {"sequenceStoreId": sequence_store_id, "id": read_set_id}
-        return transfer.download(self, "read_set", ids, files, destination, max_concurrency)
+        return transfer.download(self, "read_set", ids, files, destination, max_concurrency, overwrite)
 
     def download_reference(
         self,
@@ -294,10 +313,11 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         destination: Any,
         files: str | Sequence[str] = "all",
         max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        overwrite: bool = False,
     ) -> dict[str, Any]:
         """Download a reference's files (``SOURCE``, ``INDEX``, or ``"all"``) like ``download_read_set``."""
         ids = {"referenceStoreId": reference_store_id, "id": reference_id}
-        return transfer.download(self, "reference", ids, files, destination, max_concurrency)
+        return transfer.download(self, "reference", ids, files, destination, max_concurrency, overwrite)
 
     def read_set_s3_uris(self, sequence_store_id: str, read_set_id: str) -> dict[str, str]:
         """The S3 URIs of a read set's files (``{"source1": "s3://...", ...}``), from its S3 access metadata:
@@ -309,23 +329,10 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         return uris
 
 
-def _kind(kind: str | JobKind) -> JobKind:
-    return kind if isinstance(kind, JobKind) else job_kind(kind)
-
-
-def _ids(job: JobKind, ids: Mapping[str, Any]) -> dict[str, Any]:
-    missing = [name for name in job.ids if not ids.get(name)]
-    unknown = [name for name in ids if name not in job.ids]
-    if missing or unknown:
-        raise ValueError(
-            f"a {job.label} is identified by {', '.join(job.ids)}"
-            + (f"; missing: {', '.join(missing)}" if missing else "")
-            + (f"; not known: {', '.join(unknown)}" if unknown else "")
-        )
-    return dict(ids)
-
-
 def _clean(method: Callable[..., dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+    for value in params.values():  # a streamed body (an upload part) is sent whole again on a retry
+        if isinstance(value, io.IOBase) and value.seekable():
+            value.seek(0)
     try:
         return _without_retry_metadata(method(**params))
     except ClientError as error:

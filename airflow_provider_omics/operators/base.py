@@ -7,11 +7,9 @@ read from botocore's model when the class is defined.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -29,15 +27,18 @@ from airflow_provider_omics.arguments import (
     param_blocks,
     request_members,
 )
+from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import error_code
 from airflow_provider_omics.events import json_safe, raise_for_event
 from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.idempotency import generations, token_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
 from airflow_provider_omics.links.omics import OmicsConsoleLink
 from airflow_provider_omics.service_model import operation, validate
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
-MAX_GENERATIONS = 50
+# Request members that name what a task works on: a mapped task shows the first one set instead of its index.
+LABEL_MEMBERS = ("name", "sample_id", "batch_name", "job_name", "destination_name", "version_name")
 # A job created this long before our start call is one an earlier try (or DAG run) started: clocks differ.
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -112,7 +113,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         idempotency_key: str | None = None,
         force_new_job: bool = False,
         include_logs: bool = True,
-        log_lines: int = diagnostics.DEFAULT_LOG_LINES,
+        log_lines: int = polling.DEFAULT_LOG_LINES,
         **kwargs: Any,
     ) -> None:
         for name in self.members:
@@ -122,28 +123,36 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} ({self.task_id})"
-        polling.check_wait_arguments(owner, waiter_delay, waiter_max_attempts)
+        self.wait_settings = polling.WaitSettings.of(
+            owner,
+            delay=waiter_delay,
+            max_attempts=waiter_max_attempts,
+            fail_on_partial_success=fail_on_partial_success,
+            include_logs=include_logs,
+            log_lines=log_lines,
+        )
         for name, value in [
             ("wait_for_completion", wait_for_completion),
-            ("fail_on_partial_success", fail_on_partial_success),
             ("force_new_job", force_new_job),
             ("deferrable", False if deferrable is None else deferrable),
         ]:
             if not isinstance(value, bool):
                 raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
-        diagnostics.check_arguments(owner, include_logs, log_lines)
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.fail_on_partial_success = fail_on_partial_success
         self.idempotency_key = idempotency_key
         self.force_new_job = force_new_job
-        self.include_logs = include_logs
-        self.log_lines = log_lines
         self.job_ids: list[dict[str, Any]] = []
         # What the finished job is checked against in ``result`` (an upload's ETags); kept across a deferral.
         self.checks: dict[str, Any] = {}
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """As Airflow's; a mapped task is shown by what it works on (its run's name, its sample), not its index."""
+        labels = [name for name in LABEL_MEMBERS if name in cls.members]
+        if labels and kwargs.get("map_index_template") is None:
+            kwargs["map_index_template"] = "{{ " + " or ".join(f"task.{name}" for name in labels) + " or '' }}"
+        return super().partial(**kwargs)
 
     @property
     def job(self) -> JobKind:
@@ -191,8 +200,12 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         material = [ti.dag_id, ti.task_id, key, ti.map_index, chunk, generation, request]
         if self.force_new_job:
             material.append(ti.try_number)
-        digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=repr).encode()).hexdigest()
-        return f"airflow-{digest[:40]}"
+        return token_of(*material)
+
+    def tokens(self, context: Any, chunk: int, request: Mapping[str, Any]) -> Iterator[str]:
+        """The task's token, then its next generations, one after each job that failed."""
+        label = self.job.label if self.kind else self.operation
+        return generations(lambda generation: self.token(context, chunk, request, generation), label)
 
     # ---- start, or find the job of an earlier try ----------------------------------------------------
     def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
@@ -205,15 +218,15 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         if member is None:
             return self.start_without_token(context, request)
         carried: list[dict[str, Any]] = []
-        for generation in range(MAX_GENERATIONS):
+        for client_token in self.tokens(context, chunk, request):
             asked_at = datetime.now(UTC)
-            token = {member: self.token(context, chunk, request, generation)}
-            response = self.hook.call(self.operation, **request, **token)
+            params: dict[str, Any] = {**request, member: client_token}
+            response = self.hook.call(self.operation, **params)
             ids = self.job.ids_of(response, request)
-            described = polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts)
+            described = polling.first_look(self.hook, self.job, ids, self.wait_settings)
             status = self.job.status_of(described)
             # A job is never already failed right after it starts: this one is an earlier try's.
-            if polling.verdict(self.job, described, self.fail_on_partial_success) != "failure":
+            if polling.verdict(self.job, described, self.wait_settings.fail_on_partial_success) != "failure":
                 self.say_if_earlier(ids, described, asked_at)
                 return Started(ids, described, carried)
             remaining = self.failed_part(request, described)
@@ -232,7 +245,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             )
             carried += settled
             request = remaining
-        raise RuntimeError(f"{MAX_GENERATIONS} failed {self.job.label}s for one task instance; giving up")
+        raise AssertionError("unreachable: the generations run out with an error")
 
     def failed_part(self, request: Mapping[str, Any], described: Mapping[str, Any]) -> dict[str, Any] | None:
         """After COMPLETED_WITH_FAILURES: the request cut to the items that failed, so none is done twice."""
@@ -274,7 +287,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             self.log.info("%s %s exists already: reusing it", self.job.label, existing)
             return Started(existing, self.hook.describe(self.job, **existing))
         ids = self.job.ids_of(response, request)
-        return Started(ids, polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts))
+        return Started(ids, polling.first_look(self.hook, self.job, ids, self.wait_settings))
 
     # ---- execute ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
@@ -286,24 +299,25 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
             return self.result([each.described for each in started], carried)
         self.job_ids = [each.ids for each in started]
         for each in started:
-            self.log.info("%s %s is %s", self.job.label, each.ids, self.job.status_of(each.described))
+            self.log.info(
+                "%s %s is %s", self.job.label, polling.describe_ids(each.ids), self.job.status_of(each.described)
+            )
         OmicsConsoleLink.persist_job(
             context, self, self.job, self.job_ids[0], self.hook.conn_region_name, self.hook.conn_partition
         )
+        found = [each.described for each in started]
         if not self.wait_for_completion:
-            return self.result([each.described for each in started], carried)
+            return self.result(found, carried)
+        verdicts = {polling.verdict(self.job, each, self.wait_settings.fail_on_partial_success) for each in found}
+        if verdicts == {"success"}:  # found finished (a reused job): nothing to wait for
+            return self.result(found, carried)
         if self.deferrable:
             self.defer(
                 trigger=OmicsJobTrigger(
                     kind=self.job.name,
                     ids=self.job_ids if len(self.job_ids) > 1 else self.job_ids[0],
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                    fail_on_partial_success=self.fail_on_partial_success,
+                    wait=self.wait_settings,
+                    connection=AwsSettings.of(self),
                     carry=json_safe(
                         {
                             **({"carried": carried} if any(carried) else {}),
@@ -314,11 +328,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
                 ),
                 method_name="execute_complete",
             )
-        waiter = polling.Waiter(
-            self.job, self.job_ids, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
-        )
-        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
-            return self.result(polling.wait(self.hook, waiter), carried)
+        with diagnostics.reported(self.hook, self.wait_settings):
+            return self.result(self.hook.wait_with(self.wait_settings, self.job, self.job_ids), carried)
 
     def execute_complete(
         self,
@@ -334,7 +345,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         carry = event.get("carry") or {}
         carried = carry.get("carried", carried)
         self.checks = carry.get("checks") or {}
-        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+        with diagnostics.reported(self.hook, self.wait_settings):
             raise_for_event(self.job, event)
         described = event["described"]
         return self.result(described if isinstance(described, list) else [described], carried)

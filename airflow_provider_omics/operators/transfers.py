@@ -15,7 +15,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_omics import polling, transfer
 from airflow_provider_omics.hooks.omics import OmicsHook
-from airflow_provider_omics.operators.base import MAX_GENERATIONS, OmicsJobOperator, Started
+from airflow_provider_omics.operators.base import OmicsJobOperator, Started
 
 
 class OmicsUploadReadSetOperator(OmicsJobOperator):
@@ -66,7 +66,6 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         self.part_size = part_size
         self.max_concurrency = max_concurrency
         self.upload: transfer.ReadSetUpload | None = None
-        self.will_retry = False
 
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         requests = super().build_requests(context)
@@ -83,58 +82,30 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         return requests
 
     def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
-        ti = context["ti"]
-        self.will_retry = ti.try_number <= (self.retries or 0)
         fields = {key: value for key, value in request.items() if key != "sequenceStoreId"}
         identity = {**request, "source1": str(self.source1), "source2": str(self.source2)}
-        for generation in range(MAX_GENERATIONS):
-            token = self.token(context, chunk, identity, generation)
-            self.upload = transfer.ReadSetUpload(
-                self.hook,
-                self.sequence_store_id,
-                fields,
-                self.sources,
-                self.part_size,
-                self.max_concurrency,
-                token,
-                self.log,
-            )
-            earlier = self.upload.earlier_read_set()
-            if earlier is not None and earlier["status"] in self.job.failure_states:  # UPLOAD_FAILED, ...
-                self.log.info("Read set %s of an earlier try is %s: uploading afresh", earlier["id"], earlier["status"])
-                continue
-            try:
-                uploaded = self.upload.run(earlier)
-            except transfer.UploadGone as gone:
-                self.log.info("%s (its read set was deleted?): uploading afresh", gone)
-                continue
-            except BaseException:
-                self._leave_or_abort()
-                raise
-            self.upload = None
-            self.checks = uploaded.as_dict()
-            ids = {"sequenceStoreId": self.sequence_store_id, "id": uploaded.read_set_id}
-            return Started(
-                ids, polling.first_look(self.hook, self.job, ids, self.waiter_delay, self.waiter_max_attempts)
-            )
-        raise RuntimeError(f"{MAX_GENERATIONS} failed uploads for one task instance; giving up")
+        will_retry = context["ti"].try_number <= (self.retries or 0)  # the next try resumes; the last aborts
+        self.upload = transfer.ReadSetUpload(
+            self.hook,
+            self.sequence_store_id,
+            fields,
+            self.sources,
+            self.part_size,
+            self.max_concurrency,
+            keep_on_failure=will_retry,
+            logger=self.log,
+        )
+        uploaded = self.upload.run(self.tokens(context, chunk, identity))
+        self.checks = uploaded.as_dict()
+        ids = {"sequenceStoreId": self.sequence_store_id, "id": uploaded.read_set_id}
+        return Started(ids, polling.first_look(self.hook, self.job, ids, self.wait_settings))
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         return super().result([transfer.checked_read_set(described[0], self.checks)], carried)
 
-    def _leave_or_abort(self) -> None:
-        if self.upload is None or self.upload.upload_id is None:
-            return
-        if self.will_retry:
-            self.log.warning(
-                "Upload %s left in place: the task's next try resumes it (the last try aborts it)",
-                self.upload.upload_id,
-            )
-        else:
-            self.upload.abort()
-
     def on_kill(self) -> None:
-        self._leave_or_abort()
+        if self.upload is not None:
+            self.upload.stop()
         super().on_kill()
 
 
@@ -149,10 +120,14 @@ class _DownloadOperator(AwsBaseOperator[OmicsHook]):
         destination: Any,
         files: str | Sequence[str] = "all",
         max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        overwrite: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} ({self.task_id})"
+        if not isinstance(overwrite, bool):
+            raise ValueError(f"{owner}: overwrite must be True or False, got {overwrite!r}")
+        self.overwrite = overwrite
         try:
             transfer.check_part_arguments(transfer.MAX_PART_SIZE, max_concurrency)
         except ValueError as exc:
@@ -168,8 +143,18 @@ class _DownloadOperator(AwsBaseOperator[OmicsHook]):
 class OmicsDownloadReadSetOperator(_DownloadOperator):
     """Download a read set's files (``files``: ``"all"``, or some of SOURCE1, SOURCE2, INDEX), part by part,
     ``max_concurrency`` parts at a time, to ``destination``: a folder (local, ``s3://`` prefix ending in ``/``,
-    or ``ObjectStoragePath``) that takes each file under its name in the store, or one file's own path.
-    A FASTQ's ETag and every file's length are checked; a local file appears whole or not at all.
+    or ``ObjectStoragePath``; a local one ending in ``/`` is created if missing) that takes each file as
+    ``<read set name>_<id>_<file><extension>`` (``s1_1234567890_source1.fastq.gz``: downloads of many read
+    sets into one folder never collide), or one file's own path. An existing file is never overwritten
+    unless ``overwrite=True``. A FASTQ's ETag and every file's length are checked; a local file appears
+    whole or not at all.
+
+    :param sequence_store_id: the read set's sequence store (templated).
+    :param read_set_id: the read set (templated).
+    :param destination: a folder, or one file's path (templated).
+    :param files: ``"all"`` (default), or a list of SOURCE1, SOURCE2, INDEX (templated).
+    :param max_concurrency: parts fetched at once; memory used is about ``100 MiB * max_concurrency``.
+    :param overwrite: replace a file that exists already (default False: the task fails naming it).
 
     Returns (XCom) ``{"sequenceStoreId", "id", "files": {"source1": {"location", "bytes", "etag"}, ...}}``.
     """
@@ -184,12 +169,19 @@ class OmicsDownloadReadSetOperator(_DownloadOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         return self.hook.download_read_set(
-            self.sequence_store_id, self.read_set_id, self.destination, self.files, self.max_concurrency
+            self.sequence_store_id, self.read_set_id, self.destination, self.files, self.max_concurrency, self.overwrite
         )
 
 
 class OmicsDownloadReferenceOperator(_DownloadOperator):
     """Download a reference's files (``files``: ``"all"``, SOURCE or INDEX) like ``OmicsDownloadReadSetOperator``.
+
+    :param reference_store_id: the reference's store (templated).
+    :param reference_id: the reference (templated).
+    :param destination: a folder, or one file's path (templated).
+    :param files: ``"all"`` (default), SOURCE or INDEX (templated).
+    :param max_concurrency: parts fetched at once; memory used is about ``100 MiB * max_concurrency``.
+    :param overwrite: replace a file that exists already (default False: the task fails naming it).
 
     Returns (XCom) ``{"referenceStoreId", "id", "files": {"source": {"location", "bytes"}, ...}}``.
     """
@@ -204,5 +196,10 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         return self.hook.download_reference(
-            self.reference_store_id, self.reference_id, self.destination, self.files, self.max_concurrency
+            self.reference_store_id,
+            self.reference_id,
+            self.destination,
+            self.files,
+            self.max_concurrency,
+            self.overwrite,
         )

@@ -61,9 +61,12 @@ def _main_file(path: str, names: list[str]) -> str | None:
 
 
 class _DefinitionOperator(OmicsJobOperator):
-    """``definition_path``: a local .zip, a single workflow file or a folder, sent as ``definitionZip``.
+    """Or give ``definition_uri`` (an S3 URI of a .zip) or ``definition_repository`` as the API allows.
 
-    Or give ``definition_uri`` (an S3 URI of a .zip) or ``definition_repository`` as the API allows.
+    :param definition_path: the workflow definition as a local path (templated), sent as ``definitionZip``:
+        a ``.zip`` as it is, or one workflow file, or a folder, zipped. A folder's main file is ``main`` if
+        given, else its only top-level ``.wdl`` / ``.nf`` / ``.cwl`` file, else the top-level one named
+        ``main.*``; with several and none named so, set ``main``.
     """
 
     extra_template_fields = ("definition_path",)
@@ -198,6 +201,11 @@ class OmicsStartRunBatchOperator(OmicsJobOperator):
 class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
     """Cancel a run by id; with ``wait_for_completion`` (default), wait until it is CANCELLED.
 
+    :param run_id: the run to cancel (templated).
+    :param wait_for_completion: wait until the run has ended (default True).
+    :param waiter_delay: seconds between two status polls (default 10).
+    :param waiter_max_attempts: polls before giving up (default 360).
+
     XCom: the run's ``GetRun`` output after cancelling.
     """
 
@@ -216,21 +224,18 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
         super().__init__(**kwargs)
         self.run_id = run_id
         self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
+        self.wait_settings = polling.WaitSettings.of(
+            f"{type(self).__name__} ({self.task_id})", delay=waiter_delay, max_attempts=waiter_max_attempts
+        )
 
     def execute(self, context: Any) -> Any:
-        polling.check_wait_arguments(
-            f"{type(self).__name__} ({self.task_id})", self.waiter_delay, self.waiter_max_attempts
-        )
         self.hook.cancel("run", id=self.run_id)
         self.log.info("Cancel requested for run %s", self.run_id)
         if not self.wait_for_completion:
             return json_safe(self.hook.describe("run", id=self.run_id))
         # CANCELLED is what this task asked for: a success here, not the failure it is in other waits.
-        waiter = polling.Waiter(job_kind("run"), [{"id": self.run_id}], self.waiter_delay, self.waiter_max_attempts)
-        try:
-            return json_safe(polling.wait(self.hook, waiter)[0])  # it completed before the cancel took
+        try:  # it completed before the cancel took
+            return json_safe(self.hook.wait_with(self.wait_settings, job_kind("run"), [{"id": self.run_id}])[0])
         except OmicsJobFailed as ended:
             if ended.status != "CANCELLED":
                 raise
@@ -239,6 +244,11 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
 
 class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):
     """List runs (``ListRuns``, every page) by ``run_group_id``, ``status``, ``name`` or ``batch_id``.
+
+    :param run_group_id: only the runs of this run group (templated).
+    :param status: only runs in this status, e.g. ``FAILED`` (templated).
+    :param name: only runs of this name (templated).
+    :param batch_id: only the runs of this run batch (templated).
 
     XCom: the run summaries (``id``, ``name``, ``status``, ...), e.g. to re-run the failed ones.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,8 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from airflow_provider_omics import diagnostics, polling
-from airflow_provider_omics.arguments import check_known_arguments, default_deferrable
+from airflow_provider_omics.arguments import check_known_arguments, default_deferrable, param_blocks
+from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.events import json_safe, raise_for_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import JobKind, job_kind
@@ -22,13 +24,20 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
     """Wait until a HealthOmics job or resource of ``kind`` ends; fail at once if it fails.
 
     ``OmicsJobSensor(task_id=..., kind="read_set_import", sequence_store_id="...", id="...")``: the
-    identifying arguments are the kind's describe arguments in snake_case, or ``ids={"id": ..., "taskId": ...}``
-    as the API names them. Returns (XCom) the final
-    describe output. ``deferrable=True`` waits in the triggerer; ``mode="reschedule"`` frees the slot
-    between pokes. A throttled or transiently failing poke saw nothing: the sensor pokes again; only a
-    terminal status, ``timeout`` or an error that is not transient end it, as in the other modes.
-    A run that fails fails the sensor with its failed tasks and the tails of their logs
-    (``include_logs=False`` leaves the logs out; ``log_lines`` lines of each, default 50).
+    identifying arguments are the kind's describe arguments in snake_case. Returns (XCom) the final
+    describe output. ``mode="reschedule"`` frees the slot between pokes. A throttled or transiently failing
+    poke saw nothing: the sensor pokes again; only a terminal status, ``timeout`` or an error that is not
+    transient end it, as in the other modes.
+
+    :param kind: the kind of job in ``jobs.JOB_KINDS`` (``"run"``, ``"read_set_import"``, ...); set by the
+        named sensors.
+    :param ids: the describe arguments as the API names them (``{"sequenceStoreId": ..., "id": ...}``), instead
+        of the snake_case arguments (templated).
+    :param deferrable: wait in the triggerer, without a worker slot (default ``[operators] default_deferrable``).
+    :param fail_on_partial_success: fail on COMPLETED_WITH_FAILURES (default True), naming each failed item.
+    :param include_logs: when a run fails, put the last lines of its failed tasks' logs and of its engine log in
+        the task's error, with links to them (default True; needs ``logs:GetLogEvents``).
+    :param log_lines: how many lines of each of those logs (default 50).
     """
 
     aws_hook_class = OmicsHook
@@ -44,7 +53,7 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         deferrable: bool | None = None,
         fail_on_partial_success: bool = True,
         include_logs: bool = True,
-        log_lines: int = diagnostics.DEFAULT_LOG_LINES,
+        log_lines: int = polling.DEFAULT_LOG_LINES,
         **kwargs: Any,
     ) -> None:
         self.kind = kind or self.kind
@@ -56,10 +65,23 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
         check_known_arguments(type(self), kwargs, [snake(member) for member in job.ids])
         super().__init__(**kwargs)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.fail_on_partial_success = fail_on_partial_success
-        diagnostics.check_arguments(f"{type(self).__name__} ({self.task_id})", include_logs, log_lines)
-        self.include_logs = include_logs
-        self.log_lines = log_lines
+        # Deferred, the sensor polls every poke_interval (never faster than the quota: 0 means "as fast as allowed").
+        poke_interval = self.poke_interval or 0.001
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        self.wait_settings = polling.WaitSettings.of(
+            f"{type(self).__name__} ({self.task_id})",
+            delay=poke_interval,
+            max_attempts=max(1, int(timeout // poke_interval)),
+            fail_on_partial_success=fail_on_partial_success,
+            include_logs=include_logs,
+            log_lines=log_lines,
+        )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A named sensor documents its own kind; the arguments it shares are the generic sensor's.
+        shared = "\n".join(param_blocks(OmicsJobSensor.__doc__))
+        cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\n{shared}"
 
     @property
     def job(self) -> JobKind:
@@ -67,13 +89,13 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
 
     def poke(self, context: Any) -> Any:
         # One poll of the shared poll step: a failure raises, a transient error is a poke that saw nothing.
-        waiter = polling.Waiter(self.job, [self.ids], self.poke_interval, 1, self.fail_on_partial_success, self.log)
+        waiter = self.wait_settings.waiter(self.job, [self.ids], self.log)
         try:
             described = self.hook.describe(self.job, retry=False, **self.ids)
         except Exception as error:
             waiter.failed(0, error)
             return False
-        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+        with diagnostics.reported(self.hook, self.wait_settings):
             waiter.saw(0, described)
         if waiter.finished:
             context["ti"].xcom_push(key="return_value", value=json_safe(described))
@@ -85,25 +107,19 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
             return super().execute(context)
         if self.poke(context):  # already over: no need to defer
             return None
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
             trigger=OmicsJobTrigger(
                 kind=self.job.name,
                 ids=self.ids,
-                waiter_delay=self.poke_interval,
-                waiter_max_attempts=max(1, int(timeout // max(self.poke_interval, 0.001))),
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-                fail_on_partial_success=self.fail_on_partial_success,
+                wait=self.wait_settings,
+                connection=AwsSettings.of(self),
                 cancel_on_kill=False,  # a sensor watches a job it did not start
             ),
             method_name="execute_complete",
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        with diagnostics.reported(self.hook, self.include_logs, self.log_lines):
+        with diagnostics.reported(self.hook, self.wait_settings):
             raise_for_event(self.job, event)
         return event["described"]
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar, cast
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics import polling
 from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, task_state
+from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
 from airflow_provider_omics.events import error_event, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
+from airflow_provider_omics.polling import WaitSettings
 from airflow_provider_omics.status_source import StatusSource
 
 # Task instance states after which the task will not run again: a user ended it (mark failed / success).
@@ -40,27 +41,22 @@ class OmicsJobTrigger(BaseTrigger):
         self,
         kind: str,
         ids: Mapping[str, Any] | list[dict[str, Any]],
-        waiter_delay: float = 30,
-        waiter_max_attempts: int = 720,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-        fail_on_partial_success: bool = True,
+        wait: WaitSettings | Mapping[str, Any] | None = None,
+        connection: AwsSettings | Mapping[str, Any] | None = None,
         cancel_on_kill: bool = True,
         carry: dict[str, Any] | None = None,
+        **separate: Any,
     ) -> None:
         super().__init__()
         job_kind(kind)
         self.kind = kind
         self.ids: Any = [dict(i) for i in ids] if isinstance(ids, list) else dict(ids)
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
-        self.fail_on_partial_success = fail_on_partial_success
+        # ``separate``: the settings one by one (waiter_delay=..., aws_conn_id=...), as the Amazon provider's
+        # triggers take them and as tasks deferred by versions before 0.6 were serialized.
+        self.wait = _settings(WaitSettings, wait, separate, _WAIT_NAMES)
+        self.connection = _settings(AwsSettings, connection, separate, {})
+        if separate:
+            raise TypeError(f"OmicsJobTrigger: unknown arguments {', '.join(sorted(separate))}")
         self.cancel_on_kill = cancel_on_kill
         self.carry = carry
         self._fired = False  # set once run() has its event
@@ -71,34 +67,15 @@ class OmicsJobTrigger(BaseTrigger):
             {
                 "kind": self.kind,
                 "ids": self.ids,
-                "waiter_delay": self.waiter_delay,
-                "waiter_max_attempts": self.waiter_max_attempts,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-                "fail_on_partial_success": self.fail_on_partial_success,
+                "wait": self.wait.as_dict(),
+                "connection": self.connection.as_dict(),
                 "cancel_on_kill": self.cancel_on_kill,
                 "carry": self.carry,
             },
         )
 
     def hook(self) -> OmicsHook:
-        return OmicsHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
-
-    def _source(self) -> StatusSource:
-        key = (
-            self.aws_conn_id,
-            self.region_name,
-            str(self.verify),
-            json.dumps(self.botocore_config, sort_keys=True),
-        )
-        return StatusSource.for_hook(self.hook(), key)
+        return OmicsHook(**self.connection.hook_kwargs())
 
     @property
     def jobs(self) -> list[dict[str, Any]]:
@@ -106,10 +83,8 @@ class OmicsJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         job = job_kind(self.kind)
-        waiter = polling.Waiter(
-            job, self.jobs, self.waiter_delay, self.waiter_max_attempts, self.fail_on_partial_success, self.log
-        )
-        async with self._source().in_use() as source:
+        waiter = self.wait.waiter(job, self.jobs, self.log)  # paced by the status source's limiter
+        async with StatusSource.for_hook(self.hook(), self.connection.key()).in_use() as source:
             try:
                 event = success_event(job, self.ids, await source.wait(waiter))
             except (OmicsJobFailed, OmicsWaitTimeout) as ended:
@@ -155,3 +130,21 @@ class OmicsJobTrigger(BaseTrigger):
                     self.log.info("Cancelled %s %s", job.label, ids)
                 except ClientError as exc:  # already ended: nothing to cancel
                     self.log.info("Did not cancel %s %s: %s", job.label, ids, exc)
+
+
+_WAIT_NAMES = {"waiter_delay": "delay", "waiter_max_attempts": "max_attempts"}
+Settings = TypeVar("Settings", WaitSettings, AwsSettings)
+
+
+def _settings(
+    cls: type[Settings], given: Settings | Mapping[str, Any] | None, separate: dict[str, Any], names: Mapping[str, str]
+) -> Settings:
+    """A settings value from itself, its serialized dict, or arguments given one by one (taken from ``separate``)."""
+    if isinstance(given, cls):
+        return given
+    values: dict[str, Any] = dict(cast(Mapping[str, Any], given or {}))
+    for field in fields(cls):
+        argument = next((old for old, new in names.items() if new == field.name), field.name)
+        if argument in separate:
+            values[field.name] = separate.pop(argument)
+    return cls(**values)

@@ -8,13 +8,15 @@ from airflow_provider_omics.service_model import snake
 
 from .analytics import AnalyticsModel
 from .base import OmicsError, Outcome, Record
-from .storage import StorageModel
-from .workflows import WorkflowModel
+from .batches import BatchModel
+from .configurations import ConfigurationModel
+from .store_jobs import StoreJobModel
+from .uploads import UploadModel
 
 __all__ = ["OmicsBackend", "OmicsError", "Outcome"]
 
 
-class OmicsBackend(StorageModel, WorkflowModel, AnalyticsModel):
+class OmicsBackend(StoreJobModel, UploadModel, BatchModel, ConfigurationModel, AnalyticsModel):
     """All of HealthOmics' state. Each operation is the method named after it (``GetRun`` -> ``get_run``)."""
 
     def handler(self, operation_name: str) -> Any:

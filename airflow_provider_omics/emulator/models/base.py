@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import moto_adapter
+
 ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs and S3 agree
 
 Record = dict[str, Any]
@@ -70,9 +72,7 @@ class S3:
 
     @staticmethod
     def _backend() -> Any:
-        from moto.s3.models import s3_backends
-
-        return s3_backends[ACCOUNT_ID]["aws"]
+        return moto_adapter.s3_backend(ACCOUNT_ID)
 
     def read(self, uri: str) -> bytes | None:
         bucket, key = split_s3_uri(uri)
@@ -91,9 +91,7 @@ class S3:
             return None
         if found is None:
             return None
-        with found.lock:  # moto keeps the bytes in a spooled file: seek and read the range only
-            found._value_buffer.seek(start)
-            return found._value_buffer.read(length)
+        return moto_adapter.read_range(found, start, length)
 
     def size(self, uri: str) -> int | None:
         bucket, key = split_s3_uri(uri)
@@ -119,13 +117,7 @@ class S3:
         if len(parts) == 1:
             backend.put_object(bucket, key, parts[0])
             return
-        found = backend.put_object(bucket, key, b"")
-        with found.lock:
-            found._value_buffer.rollover()
-            for part in parts:
-                found._value_buffer.write(part)
-            found.contentsize = found._value_buffer.tell()
-            found._etag = None
+        moto_adapter.write_parts(backend.put_object(bucket, key, b""), parts)
 
 
 @dataclass
@@ -171,6 +163,7 @@ class BaseBackend:
         self.step_seconds = step_seconds
         self.s3 = S3()
         self.lock = threading.RLock()
+        self.request = threading.local()  # what the request being served did, for the request log
         self.reset()
 
     def reset(self) -> None:
@@ -233,9 +226,20 @@ class BaseBackend:
         if not token:
             return create()
         key = (operation, token)
-        if key not in self.tokens:
-            self.tokens[key] = create()
+        if key in self.tokens:
+            existing = self.tokens[key]
+            ident = next(
+                (existing[k] for k in ("id", "uploadId", "jobId", "batchId", "shareId") if existing.get(k)), None
+            )
+            self.request.deduplicated = ident or True  # the request log marks it: it started nothing
+            return existing
+        self.tokens[key] = create()
         return self.tokens[key]
+
+    def deduplicated(self) -> Any:
+        """The id of the job that the token of the request just served named (or True), once; else None."""
+        found, self.request.deduplicated = getattr(self.request, "deduplicated", None), None
+        return found
 
     # ---- the clock ---------------------------------------------------------------------------
     def schedule(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .. import moto_adapter
 from .base import ACCOUNT_ID
 
 LOG_GROUP = "/aws/omics/WorkflowLog"
@@ -33,9 +34,7 @@ class RunLogs:
         self.region = region
 
     def _backend(self) -> Any:
-        from moto.logs.models import logs_backends
-
-        return logs_backends[ACCOUNT_ID][self.region]
+        return moto_adapter.logs_backend(ACCOUNT_ID, self.region)
 
     def write(self, stream: str, lines: Iterable[str], at: float | None = None) -> None:
         backend = self._backend()

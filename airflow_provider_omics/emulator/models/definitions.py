@@ -1,0 +1,97 @@
+"""Workflow definitions: a definition zip's main file, its engine, its tasks and their resources, its inputs."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from typing import Any
+
+from .base import (
+    invalid,
+)
+
+ENGINES = {".wdl": "WDL", ".nf": "NEXTFLOW", ".cwl": "CWL"}
+_TASK = {
+    "WDL": re.compile(r"^\s*task\s+(\w+)", re.M),
+    "NEXTFLOW": re.compile(r"^\s*process\s+(\w+)", re.M),
+    "CWL": re.compile(r"^\s{2}(\w+):\s*\n\s+run:", re.M),
+}
+# WDL output declarations in a task: File vcf = "~{sample}.vcf"
+_WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
+# WDL runtime settings of a task: cpu: 4, memory: "8 GiB"
+_CPU = re.compile(r"\bcpu\s*:\s*\"?(\d+)")
+_MEMORY = re.compile(r"\bmemory\s*:\s*\"(\d+)\s*G")
+PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
+# A WDL workflow's input block, and each declaration in it: File reads, String? note, Int depth = 30
+_WDL_WORKFLOW_INPUT = re.compile(r"\bworkflow\s+\w+\s*\{\s*(?:#[^\n]*\s*)*input\s*\{")
+_WDL_DECLARATION = re.compile(r"\b(?P<type>[A-Z]\w*(?:\[[^\]]*\])?\+?(?P<optional>\?)?)\s+(?P<name>[A-Za-z_]\w*)")
+
+
+def read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
+    """(file name, text) of the main file of a definition zip; anything but a zip archive is refused."""
+    if not zipfile.is_zipfile(io.BytesIO(blob)):
+        raise invalid("definitionZip is not a zip archive: zip the workflow's files (a .wdl, .nf or .cwl file)")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile as exc:
+        raise invalid(f"definitionZip is not a valid zip archive: {exc}") from None
+    with archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        chosen = main if main in names else next((n for n in names if n.endswith(tuple(ENGINES))), None)
+        if chosen is None:
+            raise invalid("The definition zip holds no .wdl, .nf or .cwl file; set main")
+        return chosen, archive.read(chosen).decode(errors="replace")
+
+
+def definition_tasks(engine: str, text: str) -> list[dict[str, Any]]:
+    """Tasks of a definition with the output files each declares (WDL), in definition order."""
+    pattern = _TASK.get(engine.replace("_LENIENT", ""))
+    found = list(pattern.finditer(text)) if pattern else []
+    if not found:
+        return [{"name": "main", "outputs": []}]
+    tasks = []
+    for index, match in enumerate(found):
+        body = text[match.end() : found[index + 1].start() if index + 1 < len(found) else len(text)]
+        cpus = int(found_cpus.group(1)) if (found_cpus := _CPU.search(body)) else 2
+        memory = int(found_memory.group(1)) if (found_memory := _MEMORY.search(body)) else 2 * cpus
+        tasks.append(
+            {
+                "name": match.group(1),
+                "outputs": _WDL_OUTPUT.findall(body) if engine.startswith("WDL") else [],
+                "cpus": cpus,
+                "memory": memory,
+                "instanceType": instance_type(cpus, memory),
+            }
+        )
+    return tasks
+
+
+def inferred_template(engine: str, text: str) -> dict[str, dict[str, Any]]:
+    """The parameter template the service reads from a definition given none: a WDL workflow's inputs,
+    required unless optional (``Type?``) or with a default. Other engines: none inferred here."""
+    found = _WDL_WORKFLOW_INPUT.search(text) if engine.startswith("WDL") else None
+    if found is None:
+        return {}
+    depth, end = 1, found.end()
+    while depth and end < len(text):  # to the brace that closes the block: defaults may hold braces
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        end += 1
+    block = re.sub(r'"[^"]*"', '""', text[found.end() : end - 1])  # a string default is no declaration
+    declarations = list(_WDL_DECLARATION.finditer(block))
+    template = {}
+    for index, declaration in enumerate(declarations):
+        after = block[declaration.end() : declarations[index + 1].start() if index + 1 < len(declarations) else None]
+        optional = bool(declaration.group("optional")) or after.lstrip().startswith("=")
+        kind = declaration.group("type").rstrip("?")
+        template[declaration.group("name")] = {"description": f"{kind} input of the workflow", "optional": optional}
+    return template
+
+
+def instance_type(cpus: int, memory: int) -> str:
+    """The smallest HealthOmics instance with the CPUs and GiB a task asks for (c: 2, m: 4, r: 8 GiB a vCPU)."""
+    per_cpu = memory / max(cpus, 1)
+    family = "c" if per_cpu <= 2 else "m" if per_cpu <= 4 else "r"
+    sizes = [(2, "large"), (4, "xlarge"), (8, "2xlarge"), (16, "4xlarge"), (32, "8xlarge"), (48, "12xlarge")]
+    size = next((name for vcpus, name in sizes if vcpus >= cpus), "16xlarge")
+    return f"omics.{family}.{size}"

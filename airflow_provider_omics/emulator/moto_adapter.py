@@ -1,0 +1,58 @@
+"""Every use of moto's internals, in one place: its S3 and CloudWatch Logs backends, its WSGI app, its reset.
+
+moto serves the other AWS services to the emulator in the same process, and the emulator reaches into it
+where moto's public API has no door: reading a range of an object without copying it, writing an object
+part by part into moto's spooled file, resetting every backend. Those are private attributes of moto's
+classes (``FakeKey._value_buffer``, ``FakeKey._etag``, ``moto.moto_api._internal``), checked on the moto
+version below; ``tests/test_emulator.py`` fails on another, so an upgrade is checked here first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+CHECKED_ON = "5.2"  # moto's major.minor whose internals this module was checked against
+
+
+def s3_backend(account_id: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[account_id]["aws"]
+
+
+def logs_backend(account_id: str, region: str) -> Any:
+    from moto.logs.models import logs_backends
+
+    return logs_backends[account_id][region]
+
+
+def read_range(key: Any, start: int, length: int) -> bytes:
+    """``length`` bytes from ``start`` of a moto S3 object, read from its spooled file (no copy of the whole)."""
+    with key.lock:
+        key._value_buffer.seek(start)
+        return bytes(key._value_buffer.read(length))
+
+
+def write_parts(key: Any, parts: Iterable[bytes]) -> None:
+    """Fill an (empty) moto S3 object with ``parts``, one after the other, in its spooled file."""
+    with key.lock:
+        key._value_buffer.rollover()
+        for part in parts:
+            key._value_buffer.write(part)
+        key.contentsize = key._value_buffer.tell()
+        key._etag = None  # moto computes it again from the content
+
+
+def reset_all() -> None:
+    """Every moto backend back to empty (what moto's own ``/moto-api/reset`` does)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def wsgi_app() -> Any:
+    """moto's server app: every AWS service, routed by the request's host or signature."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)

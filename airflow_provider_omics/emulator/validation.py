@@ -1,0 +1,80 @@
+"""What the service refuses before it acts, read from botocore's model by the emulator on its own.
+
+A client checks required members, types and minimum lengths (botocore's ``ParamValidator``, used here as
+it is); the service also enforces each member's pattern, enum, maximum length and range, and that the
+members its documentation calls S3 URIs are S3 URIs. Messages take the service's own form ("1 validation
+error detected: Value 'x' at 'workflowId' failed to satisfy constraint: Member must ..."). None of this is
+the provider's code (``service_model.validate``): a rule the provider gets wrong, the emulator does not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botocore.model import OperationModel, Shape
+from botocore.validate import ParamValidator
+
+from airflow_provider_omics.service_model import java_regex
+
+# Members documented as S3 URIs whose model pattern admits any text ("outputUri: An output S3 URI for the run").
+S3_URI_MEMBERS = {
+    ("StartRun", "outputUri"),
+    ("CreateWorkflow", "definitionUri"),
+    ("CreateWorkflowVersion", "definitionUri"),
+}
+_S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+
+
+def validation_errors(model: OperationModel, params: dict[str, Any]) -> list[str]:
+    shape = model.input_shape
+    if shape is None:
+        return []
+    report = ParamValidator().validate(params, shape)
+    found = [line.strip(" -") for line in report.generate_report().splitlines()[1:]] if report.has_errors() else []
+    if len(found) == 0 and report.has_errors():
+        found = [report.generate_report()]
+    _service_rules(model.name, shape, params, "", found)
+    return found
+
+
+def message(errors: list[str]) -> str:
+    count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected"
+    return f"{count}: " + "; ".join(errors)
+
+
+def _constraint(value: Any, path: str, rule: str) -> str:
+    shown = "null" if value is None else f"'{value}'"
+    return f"Value {shown} at '{path}' failed to satisfy constraint: Member must {rule}"
+
+
+def _service_rules(operation: str, shape: Shape, value: Any, path: str, found: list[str]) -> None:
+    meta = shape.metadata
+    if value is None or meta.get("document"):
+        return
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            inner = f"{path}.{name}" if path else name
+            given = value.get(name)
+            if (operation, inner) in S3_URI_MEMBERS and isinstance(given, str) and not _S3_URI.fullmatch(given):
+                found.append(_constraint(given, inner, "be an S3 URI (s3://bucket/key)"))
+            _service_rules(operation, member, value.get(name), inner, found)
+    elif kind == "list" and isinstance(value, list | tuple):
+        if "max" in meta and len(value) > meta["max"]:
+            found.append(_constraint(f"{len(value)} items", path, f"have length less than or equal to {meta['max']}"))
+        for index, item in enumerate(value):
+            _service_rules(operation, shape.member, item, f"{path}.{index + 1}", found)  # type: ignore[attr-defined]
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            _service_rules(operation, shape.value, item, f"{path}.{key}", found)  # type: ignore[attr-defined]
+    elif kind == "string" and isinstance(value, str):
+        if shape.enum and value not in shape.enum:
+            found.append(_constraint(value, path, f"satisfy enum value set: [{', '.join(shape.enum)}]"))
+        if "max" in meta and len(value) > meta["max"]:
+            found.append(_constraint(value, path, f"have length less than or equal to {meta['max']}"))
+        pattern = java_regex(meta["pattern"]) if meta.get("pattern") else None
+        if pattern is not None and value and not pattern.fullmatch(value):
+            found.append(_constraint(value, path, f"satisfy regular expression pattern: {meta['pattern']}"))
+    elif kind in ("integer", "long") and isinstance(value, int) and "max" in meta and value > meta["max"]:
+        found.append(_constraint(value, path, f"have value less than or equal to {meta['max']}"))
