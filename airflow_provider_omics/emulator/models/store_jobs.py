@@ -23,7 +23,6 @@ def _summarize(items: list[Record], done: str, failed: str, label: str) -> tuple
 
 
 class StoreJobModel(ReadSetModel):
-    # ---- read-set import -----------------------------------------------------------------------
     def _start_job(
         self,
         operation: str,
@@ -36,14 +35,15 @@ class StoreJobModel(ReadSetModel):
         """Every store job: created SUBMITTED (once per client token), then IN_PROGRESS, then ``finish``es."""
 
         def create() -> Record:
-            job = {"id": self.numeric_id(), **fields, "status": "SUBMITTED", "statusMessage": "", "creationTime": now()}
-            job["completionTime"] = None
+            job = {"id": self.numeric_id(), **fields, "status": "SUBMITTED", "statusMessage": ""}
+            job.update(creationTime=now(), completionTime=None)
             self.add(kind, job)
             self.schedule(kind, job, [("IN_PROGRESS", start or self._start_items), ("COMPLETED", finish)])
             return job
 
         return self.once(operation, p.get("clientToken"), create)
 
+    # ---- read-set import -----------------------------------------------------------------------
     def start_read_set_import_job(self, p: dict[str, Any]) -> Record:
         self._active_sequence_store(p["sequenceStoreId"])
         fields = {
