@@ -8,7 +8,7 @@ it back, as the Amazon provider's ``waiter_with_logging`` takes a botocore waite
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from airflow_provider_omics.jobs import JobKind, job_kind
@@ -29,6 +29,10 @@ class OmicsApi(Protocol):
 
     def call_read(self, operation: str, **params: Any) -> bytes:
         """An operation whose answer is a payload (``GetReadSet``), read whole, retried as a whole."""
+        ...
+
+    def call_into(self, operation: str, write: Callable[[int, bytes], Any], **params: Any) -> int:
+        """The same, streamed to ``write(offset, chunk)``; returns the payload's length."""
         ...
 
     def paginate(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:

@@ -5,8 +5,8 @@ client) or Airflow ``ObjectStoragePath`` objects (any fsspec store). An upload s
 parts at once, the files of a pair side by side, each part read by the thread that sends it (from a local
 file, streamed as it is sent); a FASTQ's HealthOmics ETag (the hash of its uncompressed content,
 ``formats.ETag``) is computed beside them from a sequential read, so the read set can be checked against
-it. A download fetches ``max_concurrency`` parts ahead and writes them in order. Progress is logged every
-``PROGRESS_EVERY`` seconds.
+it. A download fetches ``max_concurrency`` parts at once: to local disk, each streamed to its place in the
+file; elsewhere, whole and written in order. Progress is logged every ``PROGRESS_EVERY`` seconds.
 
 An upload with a ``client_token`` can be resumed: it is tagged with the token, so a later try finds it
 again (``ListMultipartReadSetUploads``), asks which parts it has (``ListReadSetUploadParts``) and sends only
@@ -710,6 +710,11 @@ def download_file(
     size = int(summary.get("contentLength") or 0)
     total_parts = int(summary.get("totalParts") or 0) if size else 0
     progress = Progress("Downloaded", f"{file.lower()} of {dict(ids)}", size, logger)
+    if _is_local(place(b"")):
+        read = _LocalDownload(api, operation, {**ids, "file": file}, size, summary, total_parts, etag, progress)
+        where = read.into(place, overwrite, max_concurrency)
+        progress.say(final=True)
+        return {"location": where, "bytes": size, **({"etag": etag.hexdigest()} if etag else {})}
     received = 0
 
     def fetch(part: int) -> bytes:
@@ -741,6 +746,112 @@ def download_file(
     if received != size:
         raise ValueError(f"{file.lower()}: received {received} bytes of {size}; {where} is incomplete")
     return {"location": where, "bytes": received, **({"etag": etag.hexdigest()} if etag else {})}
+
+
+def _is_local(location: Location) -> bool:
+    return not _is_s3(location) and not _is_object_storage(location)
+
+
+def _refuse_existing(api: OmicsApi, location: Location) -> None:
+    if exists(api, location):
+        raise FileExistsError(f"{location} exists already: choose another destination, or set overwrite=True")
+
+
+class _LocalDownload:
+    """One file to local disk: ``max_concurrency`` parts at once, each streamed to its own place in the file
+    (``os.pwrite``, a MiB at a time: nothing is held whole), the ETag hashed behind the written prefix on a
+    thread of its own. The file appears whole, under its final name, or not at all."""
+
+    def __init__(
+        self,
+        api: OmicsApi,
+        operation: str,
+        params: Mapping[str, Any],
+        size: int,
+        summary: Mapping[str, Any],
+        total_parts: int,
+        etag: ETag | None,
+        progress: Progress,
+    ) -> None:
+        self.api, self.operation, self.params = api, operation, dict(params)
+        self.size, self.total_parts, self.etag, self.progress = size, total_parts, etag, progress
+        self.part_size = int(summary.get("partSize") or MAX_PART_SIZE)
+        self.written: set[int] = set()
+        self.changed = threading.Condition()
+        self.failed = threading.Event()
+
+    def into(self, place: Callable[[bytes], Location], overwrite: bool, max_concurrency: int) -> str:
+        """Download, then name the file by its first bytes (``place``); refuse an existing one before any read."""
+        plain, gzipped = os.fspath(place(b"")), os.fspath(place(GZIP_MAGIC))
+        if not overwrite:
+            for candidate in dict.fromkeys((plain, gzipped)):
+                _refuse_existing(self.api, candidate)
+        partial = f"{plain}.partial"
+        os.makedirs(os.path.dirname(os.path.abspath(partial)), exist_ok=True)
+        with open(partial, "wb") as out:
+            out.truncate(self.size)
+        fd = os.open(partial, os.O_RDWR)
+        hasher = threading.Thread(target=self._hash, args=(fd,), name="omics-download-etag", daemon=True)
+        try:
+            if self.etag is not None:
+                hasher.start()
+            self._fetch_all(fd, max_concurrency)
+            if hasher.is_alive():
+                hasher.join()
+            first = os.pread(fd, HEAD, 0)
+        except BaseException:
+            self.failed.set()
+            if hasher.is_alive():
+                hasher.join()
+            os.close(fd)
+            os.remove(partial)
+            raise
+        os.close(fd)
+        final = os.fspath(place(first))
+        os.replace(partial, final)
+        return final
+
+    def _fetch_all(self, fd: int, max_concurrency: int) -> None:
+        with ThreadPoolExecutor(max_concurrency, thread_name_prefix="omics-download") as pool:
+            futures = [pool.submit(self._fetch, fd, part) for part in range(1, self.total_parts + 1)]
+            try:
+                received = sum(future.result() for future in futures)
+            except BaseException:
+                self.failed.set()
+                for future in futures:
+                    future.cancel()
+                raise
+        if received != self.size:
+            raise ValueError(f"{self.params['file'].lower()}: received {received} bytes of {self.size}")
+
+    def _fetch(self, fd: int, part: int) -> int:
+        if self.failed.is_set():
+            raise RuntimeError("an earlier part failed")
+        base = (part - 1) * self.part_size
+        got = self.api.call_into(
+            self.operation, lambda offset, chunk: os.pwrite(fd, chunk, base + offset), **self.params, partNumber=part
+        )
+        self.progress.add(got)
+        with self.changed:
+            self.written.add(part)
+            self.changed.notify_all()
+        return got
+
+    def _hash(self, fd: int) -> None:
+        """The ETag over parts 1..N in order, each as soon as it is written."""
+        assert self.etag is not None
+        for part in range(1, self.total_parts + 1):
+            with self.changed:
+                while part not in self.written:
+                    if self.failed.is_set():
+                        return
+                    self.changed.wait(0.5)
+            start = (part - 1) * self.part_size
+            end = min(start + self.part_size, self.size)
+            while start < end and not self.failed.is_set():
+                chunk = os.pread(fd, min(HASH_CHUNK, end - start), start)
+                self.etag.update(chunk)
+                start += len(chunk)
 
 
 # What each kind of stored object has: its describe and part-read operations and its files.

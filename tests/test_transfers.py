@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import ROLE_ARN, xcom
 from tour import FASTA, workflow_zip
 
@@ -349,3 +350,21 @@ def test_a_deleted_read_set_is_uploaded_again_when_its_task_reruns(run_dag, emul
     assert "no longer exists" in shown and "uploading afresh" in shown
     (read_set,) = omics.list_read_sets(sequenceStoreId=store)["readSets"]
     assert read_set["id"] == xcom(tis["upload"])["id"] != first
+
+
+def test_a_failed_download_leaves_no_file_behind(emulator, store, pair, tmp_path):
+    folder, _, _ = pair
+    hook = OmicsHook()
+    uploaded = hook.upload_read_set(
+        store,
+        folder / "s1_R1.fastq",
+        source_file_type="FASTQ",
+        subject_id="p",
+        sample_id="s1",
+        name="s1",
+        part_size=PART,
+    )
+    emulator.add_fault("GetReadSet", "AccessDeniedException", count=1, message="no access to the store")
+    with pytest.raises(ClientError, match="no access to the store"):
+        hook.download_read_set(store, uploaded["id"], f"{tmp_path}/out/", files="SOURCE1")
+    assert list((tmp_path / "out").iterdir()) == []  # neither the file nor its .partial

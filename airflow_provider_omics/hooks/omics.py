@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_omics import OmicsClient
 
 NO_BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 1}
+STREAM_CHUNK = 1 << 20  # what call_into hands on at a time
 
 
 class OmicsHook(PaginatedLists, AwsBaseHook):
@@ -228,6 +229,20 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         for attempt in Retrying(**self._retry_kwargs(operation)):
             with attempt:
                 return _clean(method, params)["payload"].read()
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def call_into(self, operation: str, write: Callable[[int, bytes], Any], **params: Any) -> int:
+        """A call whose answer is a payload, streamed to ``write(offset, chunk)`` a MiB at a time, never held
+        whole; a try that fails part-way is retried from the start (the same offsets written again). Returns
+        the payload's length."""
+        method: Callable[..., dict[str, Any]] = getattr(self.conn, snake(operation))
+        for attempt in Retrying(**self._retry_kwargs(operation)):
+            with attempt:
+                offset = 0
+                for chunk in _clean(method, params)["payload"].iter_chunks(STREAM_CHUNK):
+                    write(offset, chunk)
+                    offset += len(chunk)
+                return offset
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     # ---- data in and out: transfer.py does the work ----------------------------------------------------
