@@ -178,8 +178,12 @@ class Waiter:
         self._throttled_now = False
         return None
 
+    def interval(self) -> float:
+        """The delay, or longer where describing every pending job that often would exceed the quota."""
+        return max(self.delay, self.floor * len(self.pending()))
+
     def next_delay(self) -> float:
-        return backoff(max(self.delay, self.floor * len(self.pending())), self.throttled_rounds)
+        return backoff(self.interval(), self.throttled_rounds)
 
 
 def backoff(delay: float, throttled_rounds: int) -> float:
@@ -198,12 +202,12 @@ def _message(error: BaseException) -> str:
 
 def wait(api: OmicsApi, waiter: Waiter) -> list[dict[str, Any]]:
     """Poll until every job of ``waiter`` ends well (their describe outputs) or one fails (raises)."""
-    if waiter.delay < waiter.floor * len(waiter.jobs):
+    if waiter.interval() > waiter.delay:
         waiter.log.info(
             "waiter_delay %gs would call %s faster than its quota allows: polling every %.2fs instead",
             waiter.delay,
             waiter.job.operation,
-            waiter.floor * len(waiter.jobs),
+            waiter.interval(),
         )
     while True:
         for index, ids in waiter.pending():

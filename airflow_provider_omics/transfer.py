@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 
 from airflow_provider_omics.api import OmicsApi
 from airflow_provider_omics.errors import error_code
-from airflow_provider_omics.formats import ETag, matches, sniff_file_type
+from airflow_provider_omics.formats import GZIP_MAGIC, ETag, matches, sniff_file_type
 from airflow_provider_omics.idempotency import generations, numbered
 from airflow_provider_omics.jobs import JOB_KINDS
 
@@ -203,7 +203,8 @@ class _ChunkReader:
 
 
 def write_destination(api: OmicsApi, location: Location, chunks: Iterator[bytes], max_concurrency: int) -> str:
-    """Write the chunks, in order, to ``location``; return where they went. A local file appears whole or not."""
+    """Write the chunks, in order, to an ``s3://`` URI or an ``ObjectStoragePath``; return where they went.
+    (A local file is written part by part in place: ``_LocalDownload``.)"""
     if _is_s3(location):
         from boto3.s3.transfer import TransferConfig
 
@@ -211,24 +212,10 @@ def write_destination(api: OmicsApi, location: Location, chunks: Iterator[bytes]
         config = TransferConfig(multipart_chunksize=16 * MIB, max_concurrency=max_concurrency)
         api.client_of("s3").upload_fileobj(_ChunkReader(chunks), bucket, key, Config=config)
         return str(location)
-    if _is_object_storage(location):
-        with location.open("wb") as stream:
-            for chunk in chunks:
-                stream.write(chunk)
-        return str(location)
-    path = os.fspath(location)
-    partial = f"{path}.partial"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        with open(partial, "wb") as stream:
-            for chunk in chunks:
-                stream.write(chunk)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
-    return path
+    with location.open("wb") as stream:
+        for chunk in chunks:
+            stream.write(chunk)
+    return str(location)
 
 
 def is_folder(location: Location) -> bool:
@@ -733,7 +720,7 @@ def download_file(
     destination = place(first)
     if not overwrite and exists(api, destination):
         chunks.close()
-        raise FileExistsError(f"{destination} exists already: choose another destination, or set overwrite=True")
+        raise _already_there(destination)
     box = [first]  # handed on, not kept: a 100 MiB part must not stay alive for the whole download
     del first
 
@@ -752,9 +739,8 @@ def _is_local(location: Location) -> bool:
     return not _is_s3(location) and not _is_object_storage(location)
 
 
-def _refuse_existing(api: OmicsApi, location: Location) -> None:
-    if exists(api, location):
-        raise FileExistsError(f"{location} exists already: choose another destination, or set overwrite=True")
+def _already_there(location: Location) -> FileExistsError:
+    return FileExistsError(f"{location} exists already: choose another destination, or set overwrite=True")
 
 
 class _LocalDownload:
@@ -785,7 +771,8 @@ class _LocalDownload:
         plain, gzipped = os.fspath(place(b"")), os.fspath(place(GZIP_MAGIC))
         if not overwrite:
             for candidate in dict.fromkeys((plain, gzipped)):
-                _refuse_existing(self.api, candidate)
+                if exists(self.api, candidate):
+                    raise _already_there(candidate)
         partial = f"{plain}.partial"
         os.makedirs(os.path.dirname(os.path.abspath(partial)), exist_ok=True)
         with open(partial, "wb") as out:
@@ -937,7 +924,6 @@ EXTENSIONS = {
     ("reference", "SOURCE"): ".fasta",
     ("reference", "INDEX"): ".fasta.fai",
 }
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def file_name(kind: str, described: Mapping[str, Any], file: str, first: bytes) -> str:

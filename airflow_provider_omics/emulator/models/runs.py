@@ -328,8 +328,10 @@ class RunModel(WorkflowModel):
         if record["status"] == "FAILED" and rule and rule.task and rule.task not in {t["name"] for t in tasks}:
             # Never fail another task in its place: the run fails in its engine, and says why.
             names = ", ".join(dict.fromkeys(t["name"] for t in tasks)) or "none"
-            message = f"emulator outcome names task {rule.task!r}, which this run does not have (its tasks: {names})"
-            self.set_status(record, "FAILED", message, rule.failure_reason or GENERIC_FAILURE[False][0], final=True)
+            # The reason stays the rule's, else the generic one below.
+            record["statusMessage"] = (
+                f"emulator outcome names task {rule.task!r}, which this run does not have (its tasks: {names})"
+            )
         elif record["status"] == "FAILED" and running:
             failing = next((t for t in running if rule and t["name"] == rule.task), running[0])
         if record["status"] == "FAILED" and not record.get("failureReason"):  # the service always says why
