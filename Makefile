@@ -3,6 +3,8 @@
 #   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
 #   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
 #   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
+#   make system-test   the system test DAG on your AWS account (settings from the environment: see README)
+#   make tools         aws-healthomics-tools (AWS's own client) in .venv-tools: the tests and benchmarks run it
 #   make bench         the benchmarks (about 90 minutes; BENCH_ARGS=--quick for a few): figures, no asserts
 #   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
 PYTHON ?= python3
@@ -27,7 +29,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := pytest -q -p no:cacheprovider
 
-.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean
+.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean tools system-test
 
 # The development environment: the newest Airflow, with the linters.
 $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
@@ -44,6 +46,18 @@ $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
 	.venv-$*/bin/pip install --quiet -c constraints/airflow-$*.txt -e ".[test]"
 	touch $@
 
+# AWS's own HealthOmics client, in a virtualenv of its own (its plotting stack is not Airflow's): the tests
+# run its command line and TransferManager against the emulator, the transfer benchmark measures beside it.
+TOOLS := .venv-tools/.installed
+TOOLS_VERSION := 0.14.0
+$(TOOLS): constraints/aws-healthomics-tools.txt
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet --upgrade pip
+	.venv-tools/bin/pip install --quiet -r constraints/aws-healthomics-tools.txt
+	touch $@
+
+tools: $(TOOLS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,16 +65,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(TOOLS)
 	$(BIN)/$(PYTEST)
 
 test: lint typecheck pytest
 
-test-$(NEWEST): $(STAMP)
+test-$(NEWEST): $(STAMP) $(TOOLS)
 	@echo "=== Airflow $$($(BIN)/python -c 'import airflow; print(airflow.__version__)') on $$($(BIN)/python -V)"
 	$(BIN)/$(PYTEST)
 
-test-%: .venv-%/.installed
+test-%: .venv-%/.installed $(TOOLS)
 	@echo "=== Airflow $$(.venv-$*/bin/python -c 'import airflow; print(airflow.__version__)') on $$(.venv-$*/bin/python -V)"
 	.venv-$*/bin/$(PYTEST)
 
@@ -72,12 +86,15 @@ demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-$(AIRFLOW_VERSI
 package: $(STAMP)
 	$(BIN)/python scripts/check_package.py
 
+system-test: $(STAMP)
+	$(BIN)/python scripts/system_test.py
+
 BENCH_ARGS ?=
-bench: $(STAMP)
+bench: $(STAMP) $(TOOLS)
 	$(BIN)/python benchmarks/waiting_at_scale.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
 
-constraints: $(addprefix constraints-,$(VERSIONS))
+constraints: $(addprefix constraints-,$(VERSIONS)) constraints-tools
 
 constraints-%:
 	rm -rf .venv-constraints && $(call python_for,$*) -m venv .venv-constraints
@@ -87,5 +104,13 @@ constraints-%:
 	  .venv-constraints/bin/pip freeze --exclude-editable; } > constraints/airflow-$*.txt
 	rm -rf .venv-constraints
 
+constraints-tools:
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet aws-healthomics-tools==$(TOOLS_VERSION)
+	{ sed -n '1,2p' constraints/aws-healthomics-tools.txt; .venv-constraints/bin/pip freeze; } > constraints/tools.new
+	mv constraints/tools.new constraints/aws-healthomics-tools.txt
+	rm -rf .venv-constraints
+
 clean:
-	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS)) .airflow-demo dist build
+	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS) tools) .airflow-demo dist build

@@ -23,6 +23,12 @@ from airflow_provider_omics.polling import DEFAULT_LOG_LINES, WaitSettings
 LOG_GROUP = "/aws/omics/WorkflowLog"
 
 
+def stream_name(log_stream: str) -> str:
+    """A log stream's name: ``GetRunTask`` gives the stream's ARN (``arn:aws:logs:...:log-group:/aws/omics/
+    WorkflowLog:log-stream:run/1234567/task/7654321``), CloudWatch Logs calls and console links take the name."""
+    return log_stream.rsplit(":log-stream:", 1)[-1]
+
+
 @contextlib.contextmanager
 def reported(api: OmicsApi, settings: WaitSettings) -> Iterator[None]:
     """Around a wait: a run that ends FAILED raises with the report in its message (and so in the task log)."""
@@ -59,7 +65,7 @@ def failure_report(
             task = {**item, "statusMessage": f"(not described: {_why(error)})"}
         why = JOB_KINDS["run_task"].message_of(task) or "no message"
         lines.append(f"- task {task.get('name')} ({task['taskId']}) {task.get('status')}: {why}")
-        stream = task.get("logStream") or f"run/{run_id}/task/{task['taskId']}"
+        stream = stream_name(task.get("logStream") or f"run/{run_id}/task/{task['taskId']}")
         if logs is not None:
             lines += _tail(logs, stream, log_lines)
         lines.append(f"  log: {console_link(region, stream)}")

@@ -11,13 +11,41 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_omics.jobs import JOB_KINDS
 from airflow_provider_omics.service_model import service_model
 
-RUN_TPS = 10.0  # GetRun, ListRuns, GetRunTask, ListRunTasks
-STORAGE_JOB_TPS = 5.0  # Get/List of read-set and reference import, export and activation jobs
-ANALYTICS_TPS = 1.0  # variant and annotation stores and import jobs
-START_RUN_TPS = 1.0  # StartRun is far lower than the status APIs
+# The HealthOmics user guide's "HealthOmics API quotas" (https://docs.aws.amazon.com/omics/latest/dev/api-quotas.html):
+# requests per second per account and region, one row per line of its tables, in its order. Adjustable
+# rows can be raised by AWS support; the connection extra below tells the provider about a raised quota.
+QUOTA_TABLE: tuple[tuple[float, tuple[str, ...]], ...] = (
+    # General
+    (1, ("AcceptShare", "CreateShare", "DeleteShare", "GetShare", "ListShares")),
+    # Storage
+    (1, ("CreateSequenceStore", "UpdateSequenceStore", "DeleteSequenceStore")),
+    (1, ("CreateReferenceStore", "DeleteReferenceStore")),
+    (1, ("BatchDeleteReadSet", "DeleteReference")),
+    (1, ("CreateMultipartReadSetUpload", "CompleteMultipartReadSetUpload", "AbortMultipartReadSetUpload")),  # fixed
+    (1, ("GetS3AccessPolicy", "PutS3AccessPolicy", "DeleteS3AccessPolicy")),
+    (10, ("GetReference",)),
+    (10, ("UploadReadSetPart",)),
+    (30, ("GetReadSet",)),
+    (5, ("GetSequenceStore", "ListSequenceStores")),
+    (5, ("GetReadSetMetadata", "ListReadSets")),
+    (5, ("StartReadSetImportJob", "GetReadSetImportJob", "ListReadSetImportJobs")),
+    (5, ("StartReadSetExportJob", "GetReadSetExportJob", "ListReadSetExportJobs")),
+    (5, ("ListReferenceStores",)),
+    (5, ("StartReferenceImportJob", "GetReferenceImportJob", "ListReferenceImportJobs")),
+    (5, ("ListReferences", "GetReferenceMetadata")),
+    (5, ("StartReadSetActivationJob",)),
+    (5, ("ListReadSetActivationJobs", "GetReadSetActivationJob")),
+    (5, ("ListMultipartReadSetUploads", "ListReadSetUploadParts")),
+    (5, ("TagResource", "UntagResource", "ListTagsForResource")),
+    # Workflows: the status APIs, and StartRun far lower
+    (10, ("GetRun", "ListRuns", "GetRunTask", "ListRunTasks")),
+    (1, ("StartRun",)),
+    # Analytics
+    (1, ("GetVariantStore", "ListVariantStores", "GetAnnotationStore", "ListAnnotationStores")),
+    (1, ("GetVariantImportJob", "ListVariantImportJobs", "GetAnnotationImportJob", "ListAnnotationImportJobs")),
+)
 
 # The connection extra that sets the pace per operation: {"omics_quotas": {"GetRun": 5, "ListRuns": 5}}
 CONNECTION_EXTRA = "omics_quotas"
@@ -27,16 +55,8 @@ DEFAULT_SHARE = 0.9
 
 
 def default_quotas() -> dict[str, float]:
-    """Requests per second by operation, for the operations the service's quotas name."""
-    quotas = {op: RUN_TPS for op in ("GetRun", "ListRuns", "GetRunTask", "ListRunTasks")}
-    for name in ("read_set_import", "read_set_export", "read_set_activation", "reference_import"):
-        kind = JOB_KINDS[name]
-        quotas[kind.operation] = quotas[kind.list_operation or ""] = STORAGE_JOB_TPS
-    for name in ("variant_store", "annotation_store", "variant_import", "annotation_import"):
-        kind = JOB_KINDS[name]
-        quotas[kind.operation] = quotas[kind.list_operation or ""] = ANALYTICS_TPS
-    quotas["StartRun"] = START_RUN_TPS
-    return quotas
+    """Requests per second by operation, for every operation the service's quota table names."""
+    return {operation: float(rate) for rate, operations in QUOTA_TABLE for operation in operations}
 
 
 def quotas_from_extra(extra: Mapping[str, Any]) -> dict[str, float]:

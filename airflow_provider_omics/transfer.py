@@ -5,8 +5,9 @@ client) or Airflow ``ObjectStoragePath`` objects (any fsspec store). An upload s
 parts at once, the files of a pair side by side, each part read by the thread that sends it (from a local
 file, streamed as it is sent); a FASTQ's HealthOmics ETag (the hash of its uncompressed content,
 ``formats.ETag``) is computed beside them from a sequential read, so the read set can be checked against
-it. A download fetches ``max_concurrency`` parts at once: to local disk, each streamed to its place in the
-file; elsewhere, whole and written in order. Progress is logged every ``PROGRESS_EVERY`` seconds.
+it. A download fetches ``max_concurrency`` parts at once: to local disk, the files of a pair side by side,
+each part streamed to its place in its file; elsewhere, one file after the other, parts whole and in order.
+Progress is logged every ``PROGRESS_EVERY`` seconds.
 
 An upload with a ``client_token`` can be resumed: it is tagged with the token, so a later try finds it
 again (``ListMultipartReadSetUploads``), asks which parts it has (``ListReadSetUploadParts``) and sends only
@@ -688,24 +689,28 @@ def download_file(
     etag: ETag | None,
     overwrite: bool = False,
     logger: Any = log,
+    slots: threading.Semaphore | None = None,
 ) -> dict[str, Any]:
     """One file of a read set or reference, part by part; checked by length and ETag.
 
     ``place`` names the destination from the file's first bytes (a gzip FASTQ is named ``.fastq.gz``).
-    An existing destination is refused unless ``overwrite``.
+    An existing destination is refused unless ``overwrite``. ``slots`` bounds the parts in flight across
+    the files downloaded together (``max_concurrency`` of this file's own, by default).
     """
+    slots = slots or threading.BoundedSemaphore(max_concurrency)
     size = int(summary.get("contentLength") or 0)
     total_parts = int(summary.get("totalParts") or 0) if size else 0
     progress = Progress("Downloaded", f"{file.lower()} of {dict(ids)}", size, logger)
     if _is_local(place(b"")):
-        read = _LocalDownload(api, operation, {**ids, "file": file}, size, summary, total_parts, etag, progress)
+        read = _LocalDownload(api, operation, {**ids, "file": file}, size, summary, total_parts, etag, progress, slots)
         where = read.into(place, overwrite, max_concurrency)
         progress.say(final=True)
         return {"location": where, "bytes": size, **({"etag": etag.hexdigest()} if etag else {})}
     received = 0
 
     def fetch(part: int) -> bytes:
-        return api.call_read(operation, **ids, file=file, partNumber=part)
+        with slots:
+            return api.call_read(operation, **ids, file=file, partNumber=part)
 
     def counted() -> Generator[bytes]:
         nonlocal received
@@ -758,8 +763,9 @@ class _LocalDownload:
         total_parts: int,
         etag: ETag | None,
         progress: Progress,
+        slots: threading.Semaphore,
     ) -> None:
-        self.api, self.operation, self.params = api, operation, dict(params)
+        self.api, self.operation, self.params, self.slots = api, operation, dict(params), slots
         self.size, self.total_parts, self.etag, self.progress = size, total_parts, etag, progress
         self.part_size = int(summary.get("partSize") or MAX_PART_SIZE)
         self.written: set[int] = set()
@@ -815,9 +821,10 @@ class _LocalDownload:
         if self.failed.is_set():
             raise RuntimeError("an earlier part failed")
         base = (part - 1) * self.part_size
-        got = self.api.call_into(
-            self.operation, lambda offset, chunk: os.pwrite(fd, chunk, base + offset), **self.params, partNumber=part
-        )
+        with self.slots:
+            got = self.api.call_into(
+                self.operation, lambda at, chunk: os.pwrite(fd, chunk, base + at), **self.params, partNumber=part
+            )
         self.progress.add(got)
         with self.changed:
             self.written.add(part)
@@ -884,22 +891,26 @@ def download(
     family = str((described.get("etag") or {}).get("algorithm", "_MD5up")).split("_", 1)[-1]
     fastq = described.get("fileType") == "FASTQ"
     into_folder = len(wanted) > 1 or is_folder(destination)
-    done = {}
-    for file in wanted:
+    # To local disk the files come down side by side (a pair's halves at once), max_concurrency parts in flight
+    # in all; elsewhere one after the other, since parts written in order wait in memory for their turn.
+    slots = threading.BoundedSemaphore(max_concurrency)
+    side_by_side = len(wanted) if _is_local(destination) else 1
 
-        def place(first: bytes, file: str = file) -> Location:
+    def one(file: str) -> dict[str, Any]:
+        def place(first: bytes) -> Location:
             return join_location(destination, file_name(kind, described, file, first)) if into_folder else destination
 
         etag = ETag(family, "FASTQ") if fastq and file != "INDEX" else None
         summary = present[file.lower()]
-        done[file.lower()] = download_file(
-            api, read, ids, file, summary, place, max_concurrency, etag, overwrite, api.log
-        )
+        got = download_file(api, read, ids, file, summary, place, max_concurrency, etag, overwrite, api.log, slots)
         expected = (described.get("etag") or {}).get(file.lower())
-        got = done[file.lower()].get("etag")
-        if got and expected and got != expected:
-            raise ValueError(f"{file.lower()}: downloaded content has ETag {got}, the read set {expected}")
-    return {**ids, "files": done}
+        if got.get("etag") and expected and got["etag"] != expected:
+            raise ValueError(f"{file.lower()}: downloaded content has ETag {got['etag']}, the read set {expected}")
+        return got
+
+    with ThreadPoolExecutor(side_by_side, thread_name_prefix="omics-download-file") as pool:
+        futures = {file.lower(): pool.submit(one, file) for file in wanted}
+    return {**ids, "files": {file: future.result() for file, future in futures.items()}}
 
 
 def s3_uris(described: Mapping[str, Any]) -> dict[str, str]:

@@ -36,18 +36,13 @@ from airflow_provider_omics.operators.storage import (
     OmicsStartReferenceImportJobOperator,
 )
 from airflow_provider_omics.operators.workflows import OmicsCreateWorkflowOperator, OmicsStartRunOperator
+from airflow_provider_omics.uris import omics_uri
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
 ROLE = os.environ.get("OMICS_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/OmicsServiceRole")
 SAMPLES = ["NA12878", "NA12891", "NA12892"]
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
 WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
-
-
-def omics_uri(arn: str, path: str) -> str:
-    """``omics://`` URI of a store object, as workflow parameters name read sets and references."""
-    _, _, _, region, account, resource = arn.split(":", 5)
-    return f"omics://{account}.storage.{region}.amazonaws.com/{resource.split('/')[1]}/{path}"
 
 
 @task
@@ -58,7 +53,7 @@ def run_settings(read_sets: list[dict], sequence_store_id: str, reference_arn: s
     the reference by its ``omics://`` URI, which HealthOmics workflows also read.
     """
     hook = OmicsHook()
-    reference = omics_uri(reference_arn, "/".join(reference_arn.split("/")[2:]))
+    reference = omics_uri(reference_arn)
     settings = []
     for source in read_sets:
         reads = hook.read_set_s3_uris(sequence_store_id, source["readSetId"])

@@ -298,7 +298,8 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
         found = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=stream, startFromHead=True)
         return [event["message"] for event in found["events"]]
 
-    assert lines(failed["logStream"])[-3:] == [
+    assert failed["logStream"].startswith("arn:aws:logs:us-east-1:123456789012:log-group:/aws/omics/WorkflowLog:")
+    assert lines(failed["logStream"].split(":log-stream:")[1])[-3:] == [
         "Loading 3.1 GiB of reads",
         "java.lang.OutOfMemoryError: Java heap space",
         "Task call_variants failed: exit code 1",
@@ -307,12 +308,13 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
     engine = lines(described["logLocation"]["engineLogStream"])
     assert engine[0].startswith(f"Run {run['id']} started")
     manifest = [json.loads(line) for line in lines(f"manifest/run/{run['id']}/{described['uuid']}")]
-    assert [(m.get("name"), m["status"]) for m in manifest] == [
-        ("align", "COMPLETED"),
-        ("call_variants", "FAILED"),
-        (None, "FAILED"),
+    assert [(m["arn"].split(":")[-1].split("/")[0], m["status"]) for m in manifest] == [
+        ("task", "COMPLETED"),
+        ("task", "FAILED"),
+        ("run", "FAILED"),
     ]
-    assert manifest[-1]["runId"] == run["id"] and manifest[0]["instanceType"] == "omics.c.large"
+    assert [m["name"] for m in manifest[:2]] == ["align", "call_variants"] and manifest[1]["failureReason"]
+    assert manifest[-1]["arn"] == described["arn"] and manifest[0]["instanceType"] == "omics.c.large"
     assert engine[-1] == f"Run {run['id']} failed: OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory"
 
 
@@ -684,19 +686,30 @@ def test_quotas_throttle_like_the_service_and_can_be_turned_off(omics, emulator,
             assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 429  # as the omics model says
             answers.append("throttled")
     assert 10 <= answers.count("ok") < 25 and answers[:10] == ["ok"] * 10
-    omics.list_sequence_stores()  # an operation without a quota is never throttled
     emulator.quotas.enabled = False
     assert all(omics.get_run(id=run["id"])["id"] == run["id"] for _ in range(25))
 
 
-def test_default_quotas_cover_the_documented_operations():
-    from airflow_provider_omics.quotas import default_quotas
+def test_every_operation_of_the_documented_quota_table_is_throttled_at_its_rate():
+    from airflow_provider_omics.emulator.quotas import Quotas
+    from airflow_provider_omics.quotas import QUOTA_TABLE, default_quotas
+    from airflow_provider_omics.service_model import service_model
 
     quotas = default_quotas()
-    assert quotas["GetRun"] == quotas["ListRuns"] == quotas["GetRunTask"] == 10
-    assert quotas["GetReadSetImportJob"] == quotas["ListReferenceImportJobs"] == 5
-    assert quotas["GetVariantImportJob"] == quotas["ListAnnotationImportJobs"] == 1
-    assert quotas["StartRun"] < quotas["GetRun"]
+    # The user guide's table, spot-checked row by row: general, storage, workflows, analytics.
+    assert quotas["AcceptShare"] == quotas["CreateSequenceStore"] == quotas["CompleteMultipartReadSetUpload"] == 1
+    assert quotas["UploadReadSetPart"] == quotas["GetReference"] == quotas["GetRun"] == quotas["ListRunTasks"] == 10
+    assert quotas["GetReadSet"] == 30
+    assert quotas["GetReadSetMetadata"] == quotas["ListReadSetUploadParts"] == quotas["TagResource"] == 5
+    assert quotas["GetVariantImportJob"] == quotas["ListAnnotationImportJobs"] == quotas["StartRun"] == 1
+    named = [operation for _, operations in QUOTA_TABLE for operation in operations]
+    assert len(named) == len(set(named)) == len(quotas) == 58
+    assert set(named) <= set(service_model().operation_names)
+
+    limits = Quotas()  # a burst of twice the rate: the first second's worth is served, the rest refused
+    for operation, rate in quotas.items():
+        served = [limits.admit(operation) for _ in range(int(rate) * 2)]
+        assert served == [True] * int(rate) + [False] * int(rate), operation
 
 
 def test_list_pages_are_cursors_that_survive_a_status_change(omics, emulator, workflow_id):

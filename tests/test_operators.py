@@ -46,6 +46,7 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_ingest_and_export_pass_ids_through_xcom(run_dag, inputs, s3, emulator, deferrable):
+    emulator.quotas.enabled = True  # CreateSequenceStore one a second, the job APIs five, as the service
     _, tis = run_dag(INGEST.format(deferrable=deferrable))
     assert {t: ti.state for t, ti in tis.items()} == {
         "store": "success",

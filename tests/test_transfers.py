@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -256,6 +258,7 @@ with DAG("test_dag", schedule=None, start_date=START) as dag:
 
 def test_a_share_is_offered_then_accepted(run_dag, emulator, omics):
     workflow = omics.create_workflow(name="shared", definitionZip=workflow_zip(), requestId="shared")
+    emulator.quotas.enabled = True  # share operations: one a second each, as the service
     _, tis = run_dag(SHARE.format(arn=workflow["arn"]))
     assert {ti.state for ti in tis.values()} == {"success"}
     offered, accepted = xcom(tis["offer"]), xcom(tis["accept"])
@@ -368,3 +371,31 @@ def test_a_failed_download_leaves_no_file_behind(emulator, store, pair, tmp_path
     with pytest.raises(ClientError, match="no access to the store"):
         hook.download_read_set(store, uploaded["id"], f"{tmp_path}/out/", files="SOURCE1")
     assert list((tmp_path / "out").iterdir()) == []  # neither the file nor its .partial
+
+
+def test_uploads_started_together_share_the_upload_quotas_and_all_get_in(emulator, store, pair):
+    """Create/CompleteMultipartReadSetUpload: one a second for the account, not adjustable; UploadReadSetPart
+    ten. Mapped uploads starting together are throttled, as by the service, and retried until each is in."""
+    folder, r1, r2 = pair
+    emulator.quotas.enabled = True
+
+    def upload(sample: str) -> dict:
+        return OmicsHook().upload_read_set(
+            store,
+            str(folder / "s1_R1.fastq"),
+            str(folder / "s1_R2.fastq"),
+            source_file_type="FASTQ",
+            subject_id="p1",
+            sample_id=sample,
+            name=sample,
+            part_size=PART,
+            client_token=sample,
+        )
+
+    with ThreadPoolExecutor(3) as pool:
+        done = list(pool.map(upload, ["s1", "s2", "s3"]))
+    assert len({d["readSetId"] for d in done}) == 3 and all(d["status"] == "ACTIVE" for d in done)
+    throttled = {r["operation"] for r in emulator.requests() if r["outcome"] == "ThrottlingException"}
+    assert throttled & {"CreateMultipartReadSetUpload", "UploadReadSetPart", "CompleteMultipartReadSetUpload"}
+    back = OmicsHook().download_read_set(store, done[2]["readSetId"], str(folder / "back") + "/")
+    assert [Path(back["files"][f]["location"]).read_bytes() for f in ("source1", "source2")] == [r1, r2]

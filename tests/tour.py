@@ -55,12 +55,15 @@ def put_inputs(s3: Any) -> None:
         s3.put_object(Bucket="genomics", Key=key, Body=body)
 
 
-def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
+def run_tour(omics: Any, s3: Any, every: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, Any]]:
+    """The last answer of each operation; ``every`` collects all of them."""
     seen: dict[str, dict[str, Any]] = {}
 
     def capture(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         assert http_response.status_code < 300, (model.name, parsed)
         seen[model.name] = parsed
+        if every is not None:
+            every.setdefault(model.name, []).append(parsed)
 
     omics.meta.events.register("after-call.omics", capture)
     put_inputs(s3)
@@ -105,6 +108,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
                 "sampleId": "s1",
                 "name": "s1",
                 "referenceArn": reference["arn"],
+                "tags": {"lab": "tour"},
             }
         ],
     )
@@ -137,7 +141,13 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
     assert exported == FASTQ_1
 
     upload = omics.create_multipart_read_set_upload(
-        sequenceStoreId=seq_id, sourceFileType="FASTQ", subjectId="patient-2", sampleId="s2", name="uploaded"
+        sequenceStoreId=seq_id,
+        sourceFileType="FASTQ",
+        subjectId="patient-2",
+        sampleId="s2",
+        name="uploaded",
+        description="direct upload",
+        generatedFrom="tour",
     )
     checksum = omics.upload_read_set_part(
         sequenceStoreId=seq_id,
@@ -175,7 +185,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
     omics.list_workflow_versions(workflowId=workflow["id"])
     omics.update_workflow_version(workflowId=workflow["id"], versionName="v2", description="second")
 
-    group = omics.create_run_group(name="tour-group", maxRuns=10, requestId="tour-group")
+    group = omics.create_run_group(name="tour-group", maxRuns=10, maxCpus=256, maxDuration=600, requestId="tour-group")
     omics.get_run_group(id=group["id"])
     omics.list_run_groups()
     omics.update_run_group(id=group["id"], maxCpus=64)
@@ -194,6 +204,7 @@ def run_tour(omics: Any, s3: Any) -> dict[str, dict[str, Any]]:
         outputUri="s3://genomics/runs/",
         parameters={"reads": "s3://genomics/reads/s1_R1.fastq", "sample_name": "s1"},
         runGroupId=group["id"],
+        priority=1,
         requestId="tour-run",
     )
     until(lambda: omics.get_run(id=run["id"]), status_in("COMPLETED"))

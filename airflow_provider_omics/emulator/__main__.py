@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> None:
         metavar="OPERATION=RATE",
         help="another requests-per-second quota for one operation, e.g. --quota StartRun=100 (repeatable)",
     )
+    parser.add_argument(
+        "--link-mbps", type=float, help="simulate a wide-area link: at most this many megabits a second per connection"
+    )
+    parser.add_argument(
+        "--link-rtt-ms", type=float, default=0.0, help="simulate a wide-area link: this round trip on every request"
+    )
     args = parser.parse_args(argv)
     emulator = OmicsEmulator(
         host=args.host,
@@ -40,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         region=args.region,
         quotas=not args.no_quotas,
         quota_overrides=dict(args.quota),
+        link_mbps=args.link_mbps,
+        link_rtt_ms=args.link_rtt_ms,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(emulator.endpoint_url, flush=True)

@@ -15,11 +15,12 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 SERVICE_CODE = "AmazonOmics"
-OPERATIONS = ("GetProducts",)
+OPERATIONS = ("GetProducts", "DescribeServices")
 FAMILIES = {"c": 2, "m": 4, "r": 8}  # GiB a vCPU
 SIZES = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48, "16xlarge": 64}
 USD_PER_VCPU_HOUR = {"c": 0.0574, "m": 0.0672, "r": 0.0880}
 RUN_STORAGE_USD_PER_GIB_HOUR = 0.000192
+DYNAMIC_RUN_STORAGE_USD_PER_GIB_HOUR = 0.000548
 
 
 def is_pricing(request: Request) -> bool:
@@ -40,7 +41,13 @@ def price_list(region: str) -> list[dict[str, Any]]:
         for size, vcpus in SIZES.items()
     ]
     products.append(_product(region, "Run Storage", {}, "GB-Hours", RUN_STORAGE_USD_PER_GIB_HOUR))
+    products.append(_product(region, "Dynamic Run Storage", {}, "GB-Hours", DYNAMIC_RUN_STORAGE_USD_PER_GIB_HOUR))
     return products
+
+
+def attribute_names(region: str) -> list[str]:
+    """The attributes the price list's products have: what ``DescribeServices`` names."""
+    return sorted({name for item in price_list(region) for name in item["product"]["attributes"]})
 
 
 def _product(region: str, resource_type: str, attributes: dict[str, str], unit: str, usd: float) -> dict[str, Any]:
@@ -90,14 +97,18 @@ def _matches(attributes: dict[str, str], rule: dict[str, Any]) -> bool:
 
 
 def handle(request: Request, region: str) -> Response:
-    """``GetProducts`` (JSON 1.1); the other Price List operations answer as unsupported here."""
+    """``GetProducts`` and ``DescribeServices`` (JSON 1.1); the other Price List operations answer as
+    unsupported here."""
     operation = request.headers["X-Amz-Target"].split(".", 1)[1]
     try:
         params = json.loads(request.get_data() or b"{}")
     except ValueError:
         return _error("SerializationException", "Request body is not valid JSON")
-    if operation != "GetProducts":
-        return _error("UnknownOperationException", f"The emulator serves only GetProducts, not {operation}")
+    if operation not in OPERATIONS:
+        served = " and ".join(OPERATIONS)
+        return _error("UnknownOperationException", f"The emulator serves only {served}, not {operation}")
+    if operation == "DescribeServices":
+        return _describe_services(params, region)
     if not params.get("ServiceCode"):
         return _error("InvalidParameterException", "ServiceCode is required")
     for rule in params.get("Filters") or []:
@@ -117,6 +128,14 @@ def handle(request: Request, region: str) -> Response:
     body: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": [json.dumps(item) for item in page]}
     if start + size < len(items):
         body["NextToken"] = str(start + size)
+    return Response(json.dumps(body), 200, content_type="application/x-amz-json-1.1")
+
+
+def _describe_services(params: dict[str, Any], region: str) -> Response:
+    """The services the price list covers: only AmazonOmics here (another code answers with none, as AWS's)."""
+    code = params.get("ServiceCode")
+    services = [{"ServiceCode": SERVICE_CODE, "AttributeNames": attribute_names(region)}]
+    body = {"FormatVersion": "aws_v1", "Services": [s for s in services if not code or s["ServiceCode"] == code]}
     return Response(json.dumps(body), 200, content_type="application/x-amz-json-1.1")
 
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import moto_adapter, pricing
 from .control import Control
+from .link import Link
 from .models import OmicsBackend, OmicsError
 from .quotas import Quotas
 from .responses import error_response, paginate, parse_request, serialize
@@ -115,7 +116,8 @@ class OmicsEmulator:
     It runs in a thread of the current process; ``step_seconds`` is the time a job spends in each
     in-progress status (tests use fractions of a second). ``quotas`` (on by default) throttles requests
     above the service's per-operation rates (``emulator.quotas``); ``quotas=False`` serves every request;
-    ``quota_overrides`` sets other rates for some operations (``{"StartRun": 100}``).
+    ``quota_overrides`` sets other rates for some operations (``{"StartRun": 100}``). ``link_mbps`` and
+    ``link_rtt_ms`` put a simulated wide-area link in front of it (``emulator.link``; off by default).
     """
 
     def __init__(
@@ -126,13 +128,16 @@ class OmicsEmulator:
         region: str = "us-east-1",
         quotas: bool = True,
         quota_overrides: Mapping[str, float] | None = None,
+        link_mbps: float | None = None,
+        link_rtt_ms: float = 0.0,
     ) -> None:
         self.backend = OmicsBackend(region=region, step_seconds=step_seconds)
         self.control = Control(self.backend)
         self.quotas = Quotas(quota_overrides, enabled=quotas)
         self.app = EmulatorApp(self.backend, self.control, self.quotas)
         self.region = region
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        served = Link(self.app, link_mbps, link_rtt_ms) if link_mbps or link_rtt_ms else self.app
+        self._server = make_server(host, port, served, threaded=True, request_handler=_QuietHandler)
         self._thread: threading.Thread | None = None
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from .base import ACCOUNT_ID, BaseBackend, Record, conflict, invalid, not_found, now
@@ -272,7 +273,7 @@ class AnalyticsModel(BaseBackend):
     def create_share(self, p: dict[str, Any]) -> Record:
         self._by_arn(p["resourceArn"])
         share = {
-            "shareId": self.uuid(),
+            "shareId": f"{uuid.uuid4().hex}-{uuid.uuid4().hex}",  # the service's: two hex halves
             "resourceArn": p["resourceArn"],
             "resourceId": p["resourceArn"].rsplit("/", 1)[-1],
             "principalSubscriber": p["principalSubscriber"],

@@ -67,7 +67,8 @@ class ReadSetModel(StoreModel):
         **extra: Any,
     ) -> Record:
         """A read set whose files (each in parts) live in the store's S3 access location, readable there with
-        GetObject. Imports are ACTIVE at once; uploads are processed (ETags, read counts) on the next step."""
+        GetObject. Imports are ACTIVE at once; an upload's files are stored and processed (ETags, read counts)
+        after ``CompleteMultipartReadSetUpload`` has answered (``uploads.py``)."""
         ident = self.numeric_id()
         file_type = source["sourceFileType"]
         store = self.get("sequence_store", store_id, "Sequence store")
@@ -77,8 +78,6 @@ class ReadSetModel(StoreModel):
             slot: f"{store['s3Access']['s3Uri']}readSet/{ident}/{names.get(slot) or _file_name(slot, file_type)}"
             for slot in files
         }
-        for slot, parts in files.items():
-            self.s3.write_parts(uris[slot], parts)
         read_set = {
             "id": ident,
             "arn": self.arn(f"sequenceStore/{store_id}/readSet/{ident}"),
@@ -99,8 +98,13 @@ class ReadSetModel(StoreModel):
             **extra,
         }
         if status == "ACTIVE":
+            self.store_files(read_set, files)
             read_set.update(self._ingested(read_set, {slot: b"".join(parts) for slot, parts in files.items()}))
         return self.add("read_set", read_set)
+
+    def store_files(self, read_set: Record, files: dict[str, list[bytes]]) -> None:
+        for slot, parts in files.items():
+            self.s3.write_parts(read_set["_files"][slot], parts)
 
     @staticmethod
     def _ingested(read_set: Record, files: dict[str, bytes]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What runs write to CloudWatch Logs, as the service writes it: moto's Logs, served on the same port.
 
 The service writes each run's engine log to ``/aws/omics/WorkflowLog``, stream ``run/<id>/engine``,
-each task's output to ``run/<id>/task/<taskId>`` (the ``logStream`` of ``GetRunTask``), and when the
+each task's output to ``run/<id>/task/<taskId>`` (``GetRunTask`` gives it as the stream's ARN, ``logStream``:
+``arn:aws:logs:<region>:<account>:log-group:/aws/omics/WorkflowLog:log-stream:run/<id>/task/<taskId>``), and when the
 run ends its manifest to ``manifest/run/<id>/<uuid>``: one JSON line per task, then one for the run.
 """
 
@@ -32,6 +33,9 @@ def manifest_stream(run_id: str, uuid: str) -> str:
 class RunLogs:
     def __init__(self, region: str) -> None:
         self.region = region
+
+    def stream_arn(self, stream: str) -> str:
+        return f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{LOG_GROUP}:log-stream:{stream}"
 
     def _backend(self) -> Any:
         return moto_adapter.logs_backend(ACCOUNT_ID, self.region)

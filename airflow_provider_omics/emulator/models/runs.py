@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from .base import (
     split_s3_uri,
 )
 from .definitions import PLACEHOLDER
+from .manifest import manifest
 from .run_logs import RunLogs, engine_stream, manifest_stream, task_stream
 from .workflows import WorkflowModel
 
@@ -59,10 +61,6 @@ def _check_parameters(workflow_id: str, template: Any, parameters: Any) -> None:
     missing = sorted(name for name, spec in template.items() if not (spec or {}).get("optional") and name not in given)
     if missing:
         raise invalid(f"parameters: required parameter {', '.join(missing)} missing for workflow {workflow_id}")
-
-
-def _times(record: Record) -> dict[str, Any]:
-    return {k: record[k].isoformat() for k in ("startTime", "stopTime") if record.get(k)}
 
 
 def _s3_uris(value: Any) -> list[str]:
@@ -119,7 +117,7 @@ class RunModel(WorkflowModel):
                 {"workflowId": settings["workflowId"], "versionName": settings["workflowVersionName"]}
             )
         else:
-            definition = self.get_workflow({"id": settings["workflowId"]})
+            definition = self.get_workflow({"id": settings["workflowId"], "type": settings.get("workflowType")})
         if definition["status"] != "ACTIVE":
             raise invalid(f"Workflow {settings['workflowId']} is {definition['status']}, not ACTIVE")
         _check_parameters(settings["workflowId"], definition.get("parameterTemplate"), settings.get("parameters"))
@@ -167,13 +165,19 @@ class RunModel(WorkflowModel):
         """A run starts once its run group has room; the service then copies every S3 input before the
         first task: one that is not there fails the run."""
         self._admit(run)
+        digests = {}
         for uri in _s3_uris(run.get("parameters")):
-            if not uri.endswith("/") and self.s3.read(uri) is None:
+            if uri.endswith("/"):
+                continue
+            content = self.s3.read(uri)
+            if content is None:
                 raise JobFailed(
                     "INPUT_URI_NOT_FOUND",
                     f"The provided URI doesn't exist: {uri}. Check that the URI path exists and confirm the "
                     "role can access the object.",
                 )
+            digests[uri] = f"etag:{hashlib.md5(content).hexdigest()}"  # what each input was, as the service records
+        run["resourceDigests"] = digests
 
     def _run_group(self, run: Record) -> Record | None:
         return self.table("run_group").get(run.get("runGroupId") or "")
@@ -226,7 +230,7 @@ class RunModel(WorkflowModel):
                     "creationTime": run["startTime"],
                     "startTime": run["startTime"],
                     "stopTime": run["startTime"] if cached else None,
-                    "logStream": f"run/{run['id']}/task/{ident}",
+                    "logStream": self.run_logs.stream_arn(task_stream(run["id"], ident)),
                     "uuid": self.uuid(),
                     "imageDetails": {
                         "image": "public.ecr.aws/emulator/task:latest",
@@ -257,17 +261,15 @@ class RunModel(WorkflowModel):
             f"{base}/logs/run_manifest.json", json.dumps({"runId": run["id"], "status": "COMPLETED"}).encode()
         )
         self.run_logs.write(engine_stream(run["id"]), [*engine, f"Run {run['id']} completed"])
-        self._write_manifest(run, "COMPLETED")
+        self._write_manifest({**run, "status": "COMPLETED"})
 
-    def _write_manifest(self, run: Record, status: str) -> None:
-        """The run manifest: what each task used, then the run, as JSON lines."""
-        fields = ("name", "taskId", "status", "cpus", "memory", "gpus", "instanceType", "cacheHit")
-        lines = [
-            json.dumps({**{k: task.get(k) for k in fields}, **_times(task)}, default=str)
-            for task in self.records("run_task", runId=run["id"])
-        ]
-        summary = {"arn": run["arn"], "runId": run["id"], "workflow": run.get("workflowId"), "status": status}
-        lines.append(json.dumps({**summary, "parameters": run.get("parameters"), **_times(run)}, default=str))
+    def _write_manifest(self, run: Record) -> None:
+        """The run manifest (``manifest.py``) as the run ends (``run``: as it is then): each task, then the run."""
+        workflow = self.table("workflow").get(run["workflowId"]) or {}
+        tasks = self.records("run_task", runId=run["id"])
+        workflow_arn = workflow.get("arn") or self.arn(f"workflow/{run['workflowId']}")
+        ended = {**run, "stopTime": run.get("stopTime") or self.step_moment()}
+        lines = manifest(self.region, ended, tasks, workflow_arn)
         self.run_logs.write(manifest_stream(run["id"], run["uuid"]), lines)
 
     def _limit_duration(self, run: Record) -> None:
@@ -289,7 +291,7 @@ class RunModel(WorkflowModel):
         if task["status"] == "COMPLETED":  # a cache hit
             return f"Task {task['name']} ({task['taskId']}) completed from the cache"
         task.update(status="COMPLETED", stopTime=now())
-        self.run_logs.write(task["logStream"], [f"Task {task['name']} completed: exit code 0"])
+        self.run_logs.write(task_stream(run["id"], task["taskId"]), [f"Task {task['name']} completed: exit code 0"])
         params = _flat_parameters(run.get("parameters"))
         names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
         for name in names or [f"{task['name']}.out"]:
@@ -348,7 +350,8 @@ class RunModel(WorkflowModel):
                 task.update(status="FAILED", stopTime=now(), failureReason=record.get("failureReason") or "")
                 task.update(statusMessage=record.get("statusMessage") or "")
                 lines = (rule.log_lines if rule and rule.log_lines else None) or [reason or "task failed"]
-                self.run_logs.write(task["logStream"], [*lines, f"Task {task['name']} failed: exit code 1"])
+                stream = task_stream(record["id"], task["taskId"])
+                self.run_logs.write(stream, [*lines, f"Task {task['name']} failed: exit code 1"])
                 engine.append(f"Task {task['name']} ({task['taskId']}) failed: {reason or 'exit code 1'}")
             elif before_failing:
                 engine.append(self._complete_task(record, task))
@@ -359,7 +362,7 @@ class RunModel(WorkflowModel):
             self._cache_completed_tasks(run)
         ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
         self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
-        self._write_manifest(run, record["status"])
+        self._write_manifest({**run, **record})  # ``record`` may be the ending copy
 
     def get_run(self, p: dict[str, Any]) -> Record:
         return self.get("run", p["id"], "Run")

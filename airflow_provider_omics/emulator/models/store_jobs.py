@@ -22,6 +22,26 @@ def _summarize(items: list[Record], done: str, failed: str, label: str) -> tuple
     return "COMPLETED_WITH_FAILURES", f"{bad} of {len(items)} {label} failed"
 
 
+def fasta_index(data: bytes) -> bytes:
+    """The reference's INDEX, as the service makes it: a samtools ``.fai`` (name, length, offset of the first
+    base, bases per line, bytes per line), one line per sequence."""
+    rows, offset = [], 0
+    current: list[Any] | None = None
+    for line in data.splitlines(keepends=True):
+        if line.startswith(b">"):
+            if current:
+                rows.append(current)
+            current = [line[1:].split()[0].decode() if line[1:].split() else "", 0, offset + len(line), 0, 0]
+        elif current is not None and line.strip():
+            if not current[3]:
+                current[3], current[4] = len(line.rstrip(b"\r\n")), len(line)
+            current[1] += len(line.rstrip(b"\r\n"))
+        offset += len(line)
+    if current:
+        rows.append(current)
+    return "".join("\t".join(map(str, row)) + "\n" for row in rows).encode()
+
+
 class StoreJobModel(ReadSetModel):
     def _start_job(
         self,
@@ -192,6 +212,7 @@ class StoreJobModel(ReadSetModel):
                 continue
             ident = self.numeric_id()
             store = job["referenceStoreId"]
+            index = fasta_index(data)
             self.add(
                 "reference",
                 {
@@ -204,11 +225,11 @@ class StoreJobModel(ReadSetModel):
                     "description": source.get("description"),
                     "creationTime": now(),
                     "updateTime": now(),
-                    "files": {"source": content_summary(len(data)), "index": content_summary(0)},
+                    "files": {"source": content_summary(len(data)), "index": content_summary(len(index))},
                     "creationType": "IMPORT",
                     "creationJobId": job["id"],
                     "tags": source.get("tags") or {},
-                    "_content": {"SOURCE": data},
+                    "_content": {"SOURCE": data, "INDEX": index},
                 },
             )
             source.update(status="FINISHED", statusMessage="", referenceId=ident)

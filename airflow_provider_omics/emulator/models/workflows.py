@@ -11,6 +11,7 @@ from .base import (
     Record,
     conflict,
     invalid,
+    not_found,
     now,
 )
 from .definitions import ENGINES, definition_tasks, inferred_template, read_definition
@@ -76,7 +77,12 @@ class WorkflowModel(BaseBackend):
         return self.once("CreateWorkflow", p["requestId"], create)
 
     def get_workflow(self, p: dict[str, Any]) -> Record:
-        return self.get("workflow", p["id"], "Workflow")
+        """A workflow of the type asked for (PRIVATE unless told): a Ready2Run id asked for as PRIVATE is
+        "not found", as the service answers it."""
+        workflow = self.get("workflow", p["id"], "Workflow")
+        if workflow.get("type", "PRIVATE") != (p.get("type") or "PRIVATE"):
+            raise not_found("Workflow", p["id"])
+        return workflow
 
     def list_workflows(self, p: dict[str, Any]) -> Record:
         # Without a type, the account's own workflows; READY2RUN lists the catalogue.

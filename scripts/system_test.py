@@ -1,0 +1,109 @@
+"""``make system-test``: the system test DAG (``tests/system/``) on your AWS account, in one command.
+
+Needs, from the environment: AWS credentials (any the AWS CLI takes), ``AWS_DEFAULT_REGION`` (a region with
+HealthOmics) and the test's settings below; refuses to start without them. Prints what the test will cost at
+most (prices from the AWS Price List API) before it starts, and what its runs cost (their ``summary``) after.
+The DAG's teardown deletes everything it made, even when a step fails. Exits 0 only if the DAG run succeeded;
+if it fails, send the printed report and the failed task's log (under ``$AIRFLOW_HOME/logs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = {
+    "AWS_DEFAULT_REGION": "a region with HealthOmics, e.g. us-east-1",
+    "OMICS_SYSTEM_TEST_BUCKET": "a bucket of yours in that region (the test writes under airflow-omics-system/)",
+    "OMICS_SYSTEM_TEST_ROLE_ARN": "the HealthOmics service role (README: Running against AWS)",
+    "OMICS_SYSTEM_TEST_IMAGE": "an image with sh in a private ECR repository of the region",
+}
+INSTANCE = "omics.c.large"  # what the workflow's one task (1 CPU, 2 GiB) runs on
+RUNS, MINUTES, STORAGE_GIB_HOURS = 3, 10, 1.2  # at most: three runs of one task, ten minutes each, 1.2 GiB-h
+
+
+def price(pricing, resource: str, region: str) -> float:
+    filters = [
+        {"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (("resourceType", resource), ("regionCode", region))
+    ]
+    for item in pricing.get_products(ServiceCode="AmazonOmics", Filters=filters)["PriceList"]:
+        terms = json.loads(item)["terms"]["OnDemand"]
+        for term in terms.values():
+            for dimension in term["priceDimensions"].values():
+                return float(dimension["pricePerUnit"]["USD"])
+    raise LookupError(f"no price for {resource} in {region}")
+
+
+def estimate(region: str) -> str:
+    import boto3
+
+    pricing = boto3.client("pricing", region_name="us-east-1")
+    compute = price(pricing, INSTANCE, region) * RUNS * MINUTES / 60
+    storage = price(pricing, "Dynamic Run Storage", region) * STORAGE_GIB_HOURS
+    return (
+        f"at most ${compute + storage:.2f}: {RUNS} runs of one task on {INSTANCE} for up to {MINUTES} minutes "
+        f"each (${compute:.2f}) and their dynamic run storage (${storage:.2f}); the stores hold a few kB"
+    )
+
+
+def run_dag() -> None:
+    """In the child: run the DAG with ``dag.test()`` and print what the parent reports, as JSON."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("omics_system_test", ROOT / "tests/system/omics_system_test.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    dag_run = module.dag.test()
+    states, runs = {}, {}
+    for ti in dag_run.get_task_instances():
+        states[ti.task_id] = str(ti.state)
+        if ti.task_id in ("run", "run_from_cache") and ti.state == "success":
+            runs[ti.task_id] = (ti.xcom_pull(task_ids=ti.task_id) or {}).get("summary", {}).get("estimatedCost")
+    print("SYSTEM-TEST " + json.dumps({"state": str(dag_run.state), "tasks": states, "costs": runs}))
+
+
+def main() -> int:
+    if "--child" in sys.argv:
+        run_dag()
+        return 0
+    missing = [f"  {name}: {what}" for name, what in SETTINGS.items() if not os.environ.get(name)]
+    if missing:
+        print("make system-test needs these settings in the environment:\n" + "\n".join(missing), file=sys.stderr)
+        return 2
+    region = os.environ["AWS_DEFAULT_REGION"]
+    env_id = f"st{secrets.token_hex(3)}"
+    print(f"System test {env_id} in {region}: estimated cost {estimate(region)}")
+    home = Path(tempfile.mkdtemp(prefix="omics-system-test-"))
+    # An Airflow of its own: none of the caller's Airflow settings, this repository's system DAGs.
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "tests" / "system"),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "extra": {"region_name": region}}),
+        "OMICS_SYSTEM_TEST_ENV_ID": env_id,
+    }
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, __file__, "--child"], env=env, text=True, capture_output=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("SYSTEM-TEST ")), None)
+    if line is None:
+        print(done.stdout[-5000:], done.stderr[-5000:], sep="\n", file=sys.stderr)
+        print(f"The system test could not run; Airflow home (logs): {home}", file=sys.stderr)
+        return 1
+    report = json.loads(line.split(" ", 1)[1])
+    for task_id, state in sorted(report["tasks"].items()):
+        print(f"  {task_id:24} {state}")
+    for task_id, cost in report["costs"].items():
+        print(f"  cost of {task_id}: {cost}")
+    print(f"DAG run {report['state']}; Airflow home (logs): {home}")
+    return 0 if report["state"].endswith("success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

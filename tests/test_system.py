@@ -1,0 +1,112 @@
+"""The system test's DAG (``tests/system/``) against the emulator: what ``make system-test`` runs on a real
+account works up to the service's own behaviour, leaves nothing behind, and fails when its body fails."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import DAGS_FOLDER, instances
+
+SYSTEM = pathlib.Path(__file__).parent / "system"
+BUCKET = "airflow-omics-system-tests"
+RUNNER = pathlib.Path(__file__).parent.parent / "scripts" / "system_test.py"
+
+
+@pytest.fixture
+def system_dag(airflow_db, emulator, s3, monkeypatch):
+    monkeypatch.setenv("OMICS_SYSTEM_TEST_BUCKET", BUCKET)
+    monkeypatch.setenv("OMICS_SYSTEM_TEST_ENV_ID", "ci")
+    monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
+    s3.create_bucket(Bucket=BUCKET)
+    # What the real service does with the workflow's `fail` parameter: the run fails in its task, saying so.
+    emulator.add_outcome(
+        "run",
+        "airflow-omics-ci-fails",
+        "FAILED",
+        failure_reason="RUN_TASK_FAILED",
+        task="count",
+        log_lines=["failing as asked"],
+    )
+    folder = pathlib.Path(DAGS_FOLDER)
+    for old in folder.glob("*.py"):
+        old.unlink()
+    shutil.copy(SYSTEM / "omics_system_test.py", folder)
+    shutil.copytree(SYSTEM / "workflows", folder / "workflows", dirs_exist_ok=True)
+    spec = importlib.util.spec_from_file_location("omics_system_test", folder / "omics_system_test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def leftovers(omics, s3) -> list[str]:
+    found = [f"store {s['id']}" for s in omics.list_sequence_stores()["sequenceStores"] if s["status"] != "DELETED"]
+    found += [f"workflow {w['id']}" for w in omics.list_workflows()["items"] if w["status"] != "DELETED"]
+    found += [f"run {r['id']}" for r in omics.list_runs()["items"]]
+    found += [f"cache {c['id']}" for c in omics.list_run_caches()["items"] if c["status"] != "DELETED"]
+    found += [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return found
+
+
+@pytest.mark.slow
+def test_the_system_test_passes_against_the_emulator_and_leaves_nothing_behind(system_dag, omics, s3):
+    dag_run = system_dag.test()
+    states = {key: ti.state for key, ti in instances(dag_run).items()}
+    assert dag_run.state == "success", states
+    assert states.pop("watcher") in ("skipped", "upstream_failed")  # nothing failed: it had nothing to say
+    assert set(states.values()) == {"success"}, states
+    assert leftovers(omics, s3) == []
+
+
+@pytest.mark.slow
+def test_a_failing_body_fails_the_system_test_and_teardown_still_cleans_up(system_dag, emulator, omics, s3):
+    emulator.add_fault("UploadReadSetPart", "AccessDeniedException")  # the body's upload cannot succeed
+    dag_run = system_dag.test()
+    states = {key: ti.state for key, ti in instances(dag_run).items()}
+    assert dag_run.state == "failed"
+    assert (states["upload"], states["teardown"], states["watcher"]) == ("failed", "success", "failed")
+    assert leftovers(omics, s3) == []
+
+
+def test_make_system_test_refuses_to_start_without_its_settings(monkeypatch):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMICS_SYSTEM_TEST_", "AWS_DEFAULT_REGION"))}
+    done = subprocess.run([sys.executable, str(RUNNER)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    for setting in (
+        "AWS_DEFAULT_REGION",
+        "OMICS_SYSTEM_TEST_BUCKET",
+        "OMICS_SYSTEM_TEST_ROLE_ARN",
+        "OMICS_SYSTEM_TEST_IMAGE",
+    ):
+        assert setting in done.stderr
+
+
+@pytest.mark.slow
+def test_make_system_test_runs_in_one_command_with_cost_before_and_after(emulator, s3):
+    """The runner itself, pointed at the emulator the way any AWS client is pointed elsewhere."""
+    s3.create_bucket(Bucket=BUCKET)
+    emulator.add_outcome("run", "*-fails", "FAILED", task="count", log_lines=["failing as asked"])
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.endpoint_url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "OMICS_SYSTEM_TEST_BUCKET": BUCKET,
+        "OMICS_SYSTEM_TEST_ROLE_ARN": "arn:aws:iam::123456789012:role/OmicsServiceRole",
+        "OMICS_SYSTEM_TEST_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ubuntu:22.04",
+        "OMICS_WAITER_DELAY": "0.1",
+    }
+    env.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+    done = subprocess.run([sys.executable, str(RUNNER)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"estimated cost at most \$\d+\.\d\d: 3 runs", done.stdout)
+    assert "cost of run: {" in done.stdout and "DAG run success" in done.stdout
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0  # its teardown left nothing
