@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import subprocess
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -308,3 +309,42 @@ def test_their_rerun_repeats_a_run_from_its_manifest(tools, omics, completed_run
     assert started["id"] not in before
     rerun = omics.get_run(id=started["id"])
     assert (rerun["workflowId"], rerun["name"], rerun["parameters"]) == (workflow_id, "s1-again", {"sample_name": "s1"})
+
+
+SIZED = b"""version 1.0
+workflow sized {
+  input { String sample_name = "s1" }
+  call call_variants { input: sample_name = sample_name }
+}
+task call_variants {
+  input { String sample_name }
+  command { echo call }
+  runtime { cpu: 4  memory: "16 GiB" }
+  output { File vcf = "~{sample_name}.vcf" }
+}
+"""
+
+
+def test_a_usage_profile_is_what_their_run_analyzer_sizes_the_task_from(tools, omics, emulator, s3):
+    """ "call_variants uses 3.1 of its 4 CPUs and 6 of its 16 GiB": the manifest says so, and AWS's analyzer
+    recommends 4 CPUs and 8 GiB on omics.c.xlarge from it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("main.wdl", SIZED)
+    workflow = omics.create_workflow(name="sized", definitionZip=buffer.getvalue(), requestId="sized")
+    until(lambda: omics.get_workflow(id=workflow["id"]), status_in("ACTIVE"))
+    emulator.set_usage("call_variants", cpus=3.1, memory_gib=6, run="plate-*")
+    started = omics.start_run(
+        workflowId=workflow["id"], roleArn=ROLE_ARN, name="plate-s1", outputUri="s3://genomics/runs/", requestId="s"
+    )
+    until(lambda: omics.get_run(id=started["id"]), status_in("COMPLETED"), timeout=30)
+
+    stats = tools("run_analyzer", started["id"], cli=True).stdout
+    row = next(r for r in csv.DictReader(io.StringIO(stats)) if r["name"] == "call_variants")
+    assert (float(row["cpusReserved"]), float(row["cpusMaximum"])) == (4, 3.1)
+    assert (float(row["memoryReservedGiB"]), float(row["memoryMaximumGiB"])) == (16, 6)
+    assert (row["omicsInstanceTypeMinimum"], row["recommendedCpus"], row["recommendedMemoryGiB"]) == (
+        "omics.c.xlarge",
+        "4",
+        "8",
+    )

@@ -1,4 +1,5 @@
-"""The emulator's control API for tests, under ``/_emulator/``: request log, faults, outcomes, transitions."""
+"""The emulator's control API for tests, under ``/_emulator/``: request log, faults, outcomes, usage,
+transitions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from airflow_provider_omics.service_model import service_model
 
 from . import kinds, moto_adapter, pricing
 from .models import OmicsBackend, OmicsError, Outcome
+from .models.manifest import UsageProfile
 
 # Short names tests may use for the errors they inject.
 FAULT_ALIASES = {
@@ -124,6 +126,25 @@ def check_outcome(fields: dict[str, Any]) -> None:
         raise BadControlRequest("task, log_lines: only a run has tasks")
 
 
+def check_usage(fields: dict[str, Any]) -> None:
+    number = (int, float)
+    _check_fields(
+        fields,
+        {
+            "task": (str,),
+            "cpus": number,
+            "memory_gib": number,
+            "run": (str,),
+            "cpus_average": number,
+            "memory_average_gib": number,
+        },
+        ("task", "cpus", "memory_gib"),
+    )
+    for name in ("cpus", "memory_gib", "cpus_average", "memory_average_gib"):
+        if fields.get(name) is not None and fields[name] < 0:
+            raise BadControlRequest(f"{name}: must be >= 0, got {fields[name]}")
+
+
 def check_transition(fields: dict[str, Any]) -> None:
     _check_job_status(fields, "id")
 
@@ -178,6 +199,11 @@ class Control:
         with self.backend.lock:
             self.backend.outcomes.append(Outcome(**fields))
 
+    def add_usage(self, **fields: Any) -> None:
+        check_usage(fields)
+        with self.backend.lock:
+            self.backend.usage_profiles.append(UsageProfile(**fields))
+
     def transition(
         self, kind: str, id: str, status: str, message: str | None = None, failure_reason: str | None = None
     ) -> dict[str, Any]:
@@ -223,6 +249,12 @@ class Control:
             if route == ("DELETE", "/outcomes"):
                 self.backend.outcomes.clear()
                 return _json({"outcomes": []})
+            if route == ("POST", "/usage"):
+                self.add_usage(**body)
+                return _json({"usage": [asdict(u) for u in self.backend.usage_profiles]})
+            if route == ("DELETE", "/usage"):
+                self.backend.usage_profiles.clear()
+                return _json({"usage": []})
             if route == ("POST", "/transition"):
                 check_transition(body)
                 return _json(self.transition(**body))

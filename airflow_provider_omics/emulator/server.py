@@ -222,6 +222,21 @@ class OmicsEmulator:
             **{k: v for k, v in fields.items() if v is not None},
         )
 
+    def set_usage(
+        self,
+        task: str,
+        cpus: float,
+        memory_gib: float,
+        run: str = "*",
+        cpus_average: float | None = None,
+        memory_average_gib: float | None = None,
+    ) -> None:
+        """What tasks named ``task`` (a glob) of runs named ``run`` use: their manifest says so."""
+        fields = {"run": run, "cpus_average": cpus_average, "memory_average_gib": memory_average_gib}
+        self.control.add_usage(
+            task=task, cpus=cpus, memory_gib=memory_gib, **{k: v for k, v in fields.items() if v is not None}
+        )
+
     def transition(
         self, kind: str, id: str, status: str, message: str | None = None, failure_reason: str | None = None
     ) -> dict[str, Any]:

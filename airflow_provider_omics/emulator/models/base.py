@@ -170,6 +170,7 @@ class BaseBackend:
         self.tables: dict[str, dict[str, Record]] = {}
         self.tokens: dict[tuple[str, str], Record] = {}
         self.outcomes: list[Outcome] = []
+        self.usage_profiles: list[Any] = []  # manifest.UsageProfile: what runs' tasks used
         self.steps: list[_Step] = []
         self._seq = itertools.count()
         self._created = itertools.count()

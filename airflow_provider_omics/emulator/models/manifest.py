@@ -8,13 +8,16 @@ line's ``metrics`` (the user guide's "run manifest logs": ``cpusReserved``, ``cp
 run line (the workflow, version, run group and cache as ARNs). Times are UTC with milliseconds and ``Z``.
 A task served from the run cache has no times and empty metrics, as the service writes it.
 
-What a task used is a share of what it reserved (``USAGE``): the emulator runs nothing, so the figures
-are a fixed, plausible profile, the same for every task, that a reader can size from.
+What a task used: the emulator runs nothing, so by default a fixed share of what it reserved (``USAGE``);
+a usage profile set through the control API (``UsageProfile``: "``call_variants`` uses 3.1 of its 4 CPUs
+and 6 of its 16 GiB") says what tasks of a name used instead, as a test or a user needs it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +27,45 @@ from .base import ACCOUNT_ID, Record
 USAGE = {"cpusMaximum": 0.75, "cpusAverage": 0.5, "memoryMaximum": 0.6, "memoryAverage": 0.4}
 STORAGE_USAGE = {"maximum": 0.2, "average": 0.1}
 DYNAMIC_STORAGE_GIB = 100.0  # what a DYNAMIC run's storage grew to at most
+
+
+@dataclass
+class UsageProfile:
+    """What tasks named ``task`` (a glob) of runs named ``run`` used at most and on average; unset averages
+    are two thirds of the maxima. Nothing uses more than it reserved: figures above it are capped there."""
+
+    task: str
+    cpus: float
+    memory_gib: float
+    run: str = "*"
+    cpus_average: float | None = None
+    memory_average_gib: float | None = None
+
+    def matches(self, run: Record, task: Record) -> bool:
+        names = [run.get("name"), run.get("id")]
+        return fnmatch.fnmatchcase(task["name"], self.task) and any(
+            n and fnmatch.fnmatchcase(n, self.run) for n in names
+        )
+
+    def used(self, task: Record) -> dict[str, float]:
+        cpus, memory = min(self.cpus, task["cpus"]), min(self.memory_gib, task["memory"])
+        return {
+            "cpusMaximum": cpus,
+            "cpusAverage": min(self.cpus_average if self.cpus_average is not None else cpus * 2 / 3, cpus),
+            "memoryMaximumGiB": memory,
+            "memoryAverageGiB": min(
+                self.memory_average_gib if self.memory_average_gib is not None else memory * 2 / 3, memory
+            ),
+        }
+
+
+def default_usage(task: Record) -> dict[str, float]:
+    return {
+        "cpusMaximum": task["cpus"] * USAGE["cpusMaximum"],
+        "cpusAverage": task["cpus"] * USAGE["cpusAverage"],
+        "memoryMaximumGiB": task["memory"] * USAGE["memoryMaximum"],
+        "memoryAverageGiB": task["memory"] * USAGE["memoryAverage"],
+    }
 
 
 def stamp(moment: datetime | None) -> str | None:
@@ -36,7 +78,7 @@ def _seconds(record: Record) -> float:
     return round((stop - start).total_seconds(), 3) if start and stop else 0.0
 
 
-def task_line(region: str, task: Record) -> dict[str, Any]:
+def task_line(region: str, task: Record, used: dict[str, float]) -> dict[str, Any]:
     line: dict[str, Any] = {
         "arn": f"arn:aws:omics:{region}:{ACCOUNT_ID}:task/{task['taskId']}",
         "uuid": task["uuid"],
@@ -58,12 +100,9 @@ def task_line(region: str, task: Record) -> dict[str, Any]:
         {k: stamp(task.get(k)) for k in ("creationTime", "startTime", "stopTime") if task.get(k)},
         metrics={
             "cpusReserved": task["cpus"],
-            "cpusMaximum": round(task["cpus"] * USAGE["cpusMaximum"], 2),
-            "cpusAverage": round(task["cpus"] * USAGE["cpusAverage"], 2),
             "gpusReserved": task["gpus"],
             "memoryReservedGiB": task["memory"],
-            "memoryMaximumGiB": round(task["memory"] * USAGE["memoryMaximum"], 2),
-            "memoryAverageGiB": round(task["memory"] * USAGE["memoryAverage"], 2),
+            **{name: round(value, 2) for name, value in used.items()},
             "runningSeconds": _seconds(task),
         },
     )
@@ -114,7 +153,14 @@ def run_line(region: str, run: Record, workflow_arn: str) -> dict[str, Any]:
     return {k: v for k, v in line.items() if v is not None}
 
 
-def manifest(region: str, run: Record, tasks: list[Record], workflow_arn: str) -> list[str]:
-    """The manifest's lines: each task, then the run."""
-    lines = [task_line(region, task) for task in tasks] + [run_line(region, run, workflow_arn)]
+def manifest(
+    region: str, run: Record, tasks: list[Record], workflow_arn: str, profiles: list[UsageProfile]
+) -> list[str]:
+    """The manifest's lines: each task (used as the first profile that matches it says), then the run."""
+
+    def used(task: Record) -> dict[str, float]:
+        profile = next((p for p in profiles if p.matches(run, task)), None)
+        return profile.used(task) if profile else default_usage(task)
+
+    lines = [task_line(region, task, used(task)) for task in tasks] + [run_line(region, run, workflow_arn)]
     return [json.dumps(line) for line in lines]

@@ -269,7 +269,7 @@ class RunModel(WorkflowModel):
         tasks = self.records("run_task", runId=run["id"])
         workflow_arn = workflow.get("arn") or self.arn(f"workflow/{run['workflowId']}")
         ended = {**run, "stopTime": run.get("stopTime") or self.step_moment()}
-        lines = manifest(self.region, ended, tasks, workflow_arn)
+        lines = manifest(self.region, ended, tasks, workflow_arn, self.usage_profiles)
         self.run_logs.write(manifest_stream(run["id"], run["uuid"]), lines)
 
     def _limit_duration(self, run: Record) -> None:
