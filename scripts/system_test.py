@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -28,24 +29,27 @@ INSTANCE = "omics.c.large"  # what the workflow's one task (1 CPU, 2 GiB) runs o
 RUNS, MINUTES, STORAGE_GIB_HOURS = 3, 10, 1.2  # at most: three runs of one task, ten minutes each, 1.2 GiB-h
 
 
-def price(pricing, resource: str, region: str) -> float:
-    filters = [
-        {"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (("resourceType", resource), ("regionCode", region))
-    ]
-    for item in pricing.get_products(ServiceCode="AmazonOmics", Filters=filters)["PriceList"]:
-        terms = json.loads(item)["terms"]["OnDemand"]
-        for term in terms.values():
-            for dimension in term["priceDimensions"].values():
-                return float(dimension["pricePerUnit"]["USD"])
-    raise LookupError(f"no price for {resource} in {region}")
+class _Account:
+    """What ``usage.price_list`` asks of a hook, from the environment's credentials (no Airflow yet)."""
+
+    def __init__(self, region: str) -> None:
+        self.conn_region_name = region
+
+    def client_of(self, client_type: str, region_name: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client(client_type, region_name=region_name or self.conn_region_name)
 
 
 def estimate(region: str) -> str:
-    import boto3
+    from airflow_provider_omics.usage import price_list
 
-    pricing = boto3.client("pricing", region_name="us-east-1")
-    compute = price(pricing, INSTANCE, region) * RUNS * MINUTES / 60
-    storage = price(pricing, "Dynamic Run Storage", region) * STORAGE_GIB_HOURS
+    prices = price_list(_Account(region))  # type: ignore[arg-type]
+    missing = [name for name in (INSTANCE, "Dynamic Run Storage") if name not in prices]
+    if missing:
+        raise LookupError(f"the AWS Price List API has no price for {', '.join(missing)} in {region}")
+    compute = prices[INSTANCE] * RUNS * MINUTES / 60
+    storage = prices["Dynamic Run Storage"] * STORAGE_GIB_HOURS
     return (
         f"at most ${compute + storage:.2f}: {RUNS} runs of one task on {INSTANCE} for up to {MINUTES} minutes "
         f"each (${compute:.2f}) and their dynamic run storage (${storage:.2f}); the stores hold a few kB"
