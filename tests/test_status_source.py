@@ -154,7 +154,8 @@ async def test_analytics_import_waits_are_listed_twenty_ids_a_call(emulator, omi
 
 
 async def test_waits_on_the_runs_of_one_batch_list_that_batch_only(emulator, omics):
-    emulator.backend.step_seconds = 0.5
+    # Steps long enough that the runs outlast the sweeps that learn their batch, however slow the machine.
+    emulator.backend.step_seconds = 2
     workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")["id"]
     until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
     batch = omics.start_run_batch(
