@@ -93,6 +93,7 @@ BENCH_ARGS ?=
 bench: $(STAMP) $(TOOLS)
 	$(BIN)/python benchmarks/waiting_at_scale.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/analysis.py $(BENCH_ARGS)
 
 constraints: $(addprefix constraints-,$(VERSIONS)) constraints-tools
 

@@ -35,8 +35,12 @@ def get_provider_info() -> dict[str, Any]:
             "operators.analytics",
             "operators.transfers",
             "operators.shares",
+            "operators.analysis",
         ),
         "sensors": modules("sensors.omics"),
         "triggers": modules("triggers.omics"),
-        "extra-links": ["airflow_provider_omics.links.omics.OmicsConsoleLink"],
+        "extra-links": [
+            "airflow_provider_omics.links.omics.OmicsConsoleLink",
+            "airflow_provider_omics.links.omics.OmicsAnalysisLink",
+        ],
     }

@@ -8,6 +8,7 @@ so a backfill of hundreds of waits slows its own polls instead of throttling the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,10 @@ QUOTA_TABLE: tuple[tuple[float, tuple[str, ...]], ...] = (
     (1, ("GetVariantImportJob", "ListVariantImportJobs", "GetAnnotationImportJob", "ListAnnotationImportJobs")),
 )
 
+# CloudWatch Logs' quota for reading a stream (https://docs.aws.amazon.com/general/latest/gr/cwl_region.html):
+# requests per second per account and region. A run's manifest and task logs are read with it.
+LOGS_QUOTA_TABLE = {"GetLogEvents": 25.0}
+
 # The connection extra that sets the pace per operation: {"omics_quotas": {"GetRun": 5, "ListRuns": 5}}
 CONNECTION_EXTRA = "omics_quotas"
 # Unless told otherwise, a triggerer takes this share of a quota: the account's other clients (the console,
@@ -57,6 +62,11 @@ DEFAULT_SHARE = 0.9
 def default_quotas() -> dict[str, float]:
     """Requests per second by operation, for every operation the service's quota table names."""
     return {operation: float(rate) for rate, operations in QUOTA_TABLE for operation in operations}
+
+
+def logs_quotas() -> dict[str, float]:
+    """The pace of CloudWatch Logs reads: ``DEFAULT_SHARE`` of their quota."""
+    return {operation: rate * DEFAULT_SHARE for operation, rate in LOGS_QUOTA_TABLE.items()}
 
 
 def quotas_from_extra(extra: Mapping[str, Any]) -> dict[str, float]:
@@ -79,19 +89,29 @@ class RateLimiter:
 
     Each call gets the next free slot (1/rate apart, first come first served), so the offered rate of an
     operation never exceeds its quota, even for a moment, and a long queue shows as a longer wait, not as
-    throttling. Operations without a quota are not limited. One limiter serves one event loop.
+    throttling. Operations without a quota are not limited. One limiter serves one event loop; ``wait``
+    serves one thread of a worker the same way.
     """
 
     def __init__(self, rates: Mapping[str, float]) -> None:
         self.rates = dict(rates)
         self._next_slot: dict[str, float] = {}
 
-    async def acquire(self, operation: str) -> None:
+    def _delay(self, operation: str, now: float) -> float:
+        """Seconds until the operation's next free slot, which this call takes."""
         rate = self.rates.get(operation)
         if not rate:
-            return
-        now = asyncio.get_running_loop().time()
+            return 0.0
         slot = max(now, self._next_slot.get(operation, now))
         self._next_slot[operation] = slot + 1 / rate
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        return slot - now
+
+    async def acquire(self, operation: str) -> None:
+        delay = self._delay(operation, asyncio.get_running_loop().time())
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def wait(self, operation: str) -> None:
+        delay = self._delay(operation, time.monotonic())
+        if delay > 0:
+            time.sleep(delay)

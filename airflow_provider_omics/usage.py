@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,12 @@ from airflow_provider_omics.api import OmicsApi, describe
 
 # The key of a price table besides instance types: USD per GiB-hour of STATIC run storage.
 STORAGE_PRICE = "static_storage_gib_hour"
+# USD per GiB-hour of DYNAMIC run storage, charged on what the run held on average (from its manifest).
+DYNAMIC_STORAGE_PRICE = "dynamic_storage_gib_hour"
 # The Price List API answers from us-east-1 (and two other regions) for every region's prices.
 PRICING_REGION = "us-east-1"
 # Price-list resource types that are not instance types, and their key in a price table.
-PRICE_LIST_NAMES = {"Run Storage": STORAGE_PRICE}
+PRICE_LIST_NAMES = {"Run Storage": STORAGE_PRICE, "Dynamic Run Storage": DYNAMIC_STORAGE_PRICE}
 
 
 def run_summary(
@@ -31,6 +34,7 @@ def run_summary(
     run_id: str,
     run: Mapping[str, Any] | None = None,
     price_table: Mapping[str, float] | None = None,
+    prices: Prices | None = None,
 ) -> dict[str, Any]:
     run = run or describe(api, "run", id=run_id)
     tasks = [
@@ -74,16 +78,32 @@ def run_summary(
     except Exception as error:  # no s3:ListBucket on the output bucket: the figures still stand
         summary["outputs"] = None
         summary["outputsNotListed"] = str(error)
-    if price_table is not None:
-        summary["estimatedCost"] = {**estimated_cost(summary, price_table), "prices": "price_table"}
-        return summary
-    try:
-        listed = price_list(api)
-    except Exception as error:  # no pricing:GetProducts permission, or no route to it: no cost, and why
-        summary["estimatedCost"] = {"usd": None, "pricesNotRead": f"AWS Price List API: {error}"}
+    prices = prices or prices_for(api, price_table)
+    if prices.table is None:
+        summary["estimatedCost"] = {"usd": None, "pricesNotRead": prices.not_read}
     else:
-        summary["estimatedCost"] = {**estimated_cost(summary, listed), "prices": "AWS Price List API"}
+        summary["estimatedCost"] = {**estimated_cost(summary, prices.table), "prices": prices.source}
     return summary
+
+
+@dataclass(frozen=True)
+class Prices:
+    """The prices a cost is estimated from (``table``: USD per hour or GiB-hour by name), where they came
+    from, and why there are none (``not_read``)."""
+
+    table: Mapping[str, float] | None
+    source: str
+    not_read: str | None = None
+
+
+def prices_for(api: OmicsApi, price_table: Mapping[str, float] | None = None) -> Prices:
+    """The given price table, else the AWS Price List API's for the connection's region."""
+    if price_table is not None:
+        return Prices(price_table, "price_table")
+    try:
+        return Prices(price_list(api), "AWS Price List API")
+    except Exception as error:  # no pricing:GetProducts permission, or no route to it: no cost, and why
+        return Prices(None, "AWS Price List API", f"AWS Price List API: {error}")
 
 
 def price_list(api: OmicsApi) -> dict[str, float]:

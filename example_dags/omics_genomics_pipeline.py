@@ -1,7 +1,8 @@
 """From raw reads to variants on AWS HealthOmics: ingest, analysis, export.
 
 ingest    create the stores, import a reference FASTA and paired FASTQ read sets for each sample
-analysis  create the variant-calling workflow, one run per sample (dynamic task mapping, deferrable)
+analysis  create the variant-calling workflow, one run per sample (dynamic task mapping, deferrable),
+          then right-size the plate: what each task used, what it should reserve, pictures of both
 export    export the read sets to S3; import each run's VCF into a variant store and the gene
           annotations into an annotation store
 
@@ -22,6 +23,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import DAG, TaskGroup, task
 
 from airflow_provider_omics.hooks.omics import OmicsHook
+from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.analytics import (
     OmicsCreateAnnotationStoreOperator,
     OmicsCreateVariantStoreOperator,
@@ -133,8 +135,11 @@ with DAG(
             workflow_id=workflow.output["id"],
             role_arn=ROLE,
             output_uri=f"s3://{BUCKET}/runs/",
+            pictures=True,  # each run's timeline, next to its outputs
             **WAIT,
         ).expand_kwargs(run_settings(reads.output["sources"], sequence_store.output["id"], reference_arn_))
+        # What each task of the plate used, what it should reserve (with 10% headroom), the plate's chart.
+        OmicsAnalyzeRunsOperator(task_id="right_size", run_ids=runs.output["id"], headroom=0.1, write_config=True)
 
     with TaskGroup("export"):
         OmicsStartReadSetExportJobOperator(

@@ -42,14 +42,14 @@ class _Account:
 
 
 def estimate(region: str) -> str:
-    from airflow_provider_omics.usage import price_list
+    from airflow_provider_omics.usage import DYNAMIC_STORAGE_PRICE, price_list
 
     prices = price_list(_Account(region))  # type: ignore[arg-type]
-    missing = [name for name in (INSTANCE, "Dynamic Run Storage") if name not in prices]
+    missing = [name for name in (INSTANCE, DYNAMIC_STORAGE_PRICE) if name not in prices]
     if missing:
         raise LookupError(f"the AWS Price List API has no price for {', '.join(missing)} in {region}")
     compute = prices[INSTANCE] * RUNS * MINUTES / 60
-    storage = prices["Dynamic Run Storage"] * STORAGE_GIB_HOURS
+    storage = prices[DYNAMIC_STORAGE_PRICE] * STORAGE_GIB_HOURS
     return (
         f"at most ${compute + storage:.2f}: {RUNS} runs of one task on {INSTANCE} for up to {MINUTES} minutes "
         f"each (${compute:.2f}) and their dynamic run storage (${storage:.2f}); the stores hold a few kB"

@@ -28,6 +28,7 @@ import pathlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
@@ -35,6 +36,9 @@ from botocore.config import Config  # noqa: E402
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS  # noqa: E402
 from airflow_provider_omics.emulator import OmicsEmulator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS_PYTHON = Path(os.environ.get("OMICS_TOOLS_PYTHON", ROOT / ".venv-tools" / "bin" / "python"))
 
 STEP_SECONDS = 0.05
 ROLE_ARN = "arn:aws:iam::123456789012:role/OmicsServiceRole"
@@ -198,3 +202,27 @@ def xcom(ti, key: str = "return_value"):
             )
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
+
+
+@pytest.fixture
+def tools(emulator):
+    """``tools(*argv)`` runs the tools' Python (``-c`` scripts) or, with ``cli=True``, its command line."""
+    if not TOOLS_PYTHON.exists():
+        pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` installs aws-healthomics-tools beside this checkout")
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.endpoint_url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": emulator.region,
+    }
+
+    def run(*argv: str, cli: bool = False, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        program = [str(TOOLS_PYTHON.parent / "aws-healthomics-tools")] if cli else [str(TOOLS_PYTHON)]
+        done = subprocess.run([*program, *argv], env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
+        if check and done.returncode:
+            raise AssertionError(f"{' '.join(argv[:3])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    return run

@@ -645,7 +645,11 @@ def test_a_body_that_is_not_a_json_object_is_a_400(emulator, body):
         ("faults", {"operation": "GetRun", "error": "ThrottlingException", "probability": 2}, "between 0 and 1"),
         ("faults", {"operation": "GetRun", "error": "ThrottlingException", "count": -1}, "count: must be >= 0"),
         ("faults", {"operation": "GetRun", "error": "Exploded"}, "error: 'Exploded' is not an error of the omics"),
-        ("faults", {"operation": "GetRunz", "error": "500"}, "operation: 'GetRunz' is not an omics operation"),
+        (
+            "faults",
+            {"operation": "GetRunz", "error": "500"},
+            "operation: 'GetRunz' is not an omics, Price List or CloudWatch Logs operation",
+        ),
         ("faults", {"operation": "GetRun"}, "error: is required"),
         ("outcomes", {"kind": "run", "name_glob": "*", "status": "DONE"}, "status: a run has no status 'DONE'"),
         ("outcomes", {"kind": "runs", "name_glob": "*", "status": "FAILED"}, "kind: 'runs' is not one of"),

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 from conftest import ROLE_ARN
-from tour import put_inputs, workflow_zip
+from tour import put_inputs, start_batch, workflow_zip
 from waiting import status_in, until
 
 from airflow_provider_omics.quotas import quotas_from_extra
@@ -158,12 +158,7 @@ async def test_waits_on_the_runs_of_one_batch_list_that_batch_only(emulator, omi
     emulator.backend.step_seconds = 2
     workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")["id"]
     until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
-    batch = omics.start_run_batch(
-        batchName="plate",
-        defaultRunSetting={"workflowId": workflow, "roleArn": ROLE_ARN, "outputUri": "s3://genomics/runs/"},
-        batchRunSettings={"inlineSettings": [{"runSettingId": f"s{i}"} for i in range(8)]},
-        requestId="plate",
-    )["id"]
+    batch = start_batch(omics, workflow, 8)
     runs = until(lambda: omics.list_runs_in_batch(batchId=batch), lambda r: len(r["runs"]) == 8)["runs"]
 
     events = await fire_all(run_waits([r["runId"] for r in runs], delay=0.3))

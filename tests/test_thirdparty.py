@@ -12,23 +12,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import struct
-import subprocess
-import zipfile
 import zlib
 from pathlib import Path
 
 import pytest
 from conftest import ROLE_ARN
-from tour import FASTA, workflow_zip
+from tour import FASTA, plate_zip, workflow_zip
 from waiting import status_in, until
 
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.uris import omics_uri
-
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS_PYTHON = Path(os.environ.get("OMICS_TOOLS_PYTHON", ROOT / ".venv-tools" / "bin" / "python"))
 
 # The TransferManager, driven from the tools' virtualenv: {"call": method, "folder": ..., "args": [...], "kwargs": {}}
 TRANSFER = """
@@ -53,30 +47,6 @@ uri = OmicsUriParser(sys.argv[1]).parse()
 fields = ("account_id", "region", "store_id", "resource_type", "resource_id", "file_name")
 print(json.dumps({field: getattr(uri, field) for field in fields}))
 """
-
-
-@pytest.fixture
-def tools(emulator):
-    """``tools(*argv)`` runs the tools' Python (``-c`` scripts) or, with ``cli=True``, its command line."""
-    if not TOOLS_PYTHON.exists():
-        pytest.fail(f"{TOOLS_PYTHON} is missing: `make tools` installs aws-healthomics-tools beside this checkout")
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": emulator.endpoint_url,
-        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": emulator.region,
-    }
-
-    def run(*argv: str, cli: bool = False, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        program = [str(TOOLS_PYTHON.parent / "aws-healthomics-tools")] if cli else [str(TOOLS_PYTHON)]
-        done = subprocess.run([*program, *argv], env=env, capture_output=True, text=True, cwd=cwd, timeout=120)
-        if check and done.returncode:
-            raise AssertionError(f"{' '.join(argv[:3])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        return done
-
-    return run
 
 
 def transfer(tools, call: str, folder: Path, *args, **kwargs):
@@ -311,27 +281,10 @@ def test_their_rerun_repeats_a_run_from_its_manifest(tools, omics, completed_run
     assert (rerun["workflowId"], rerun["name"], rerun["parameters"]) == (workflow_id, "s1-again", {"sample_name": "s1"})
 
 
-SIZED = b"""version 1.0
-workflow sized {
-  input { String sample_name = "s1" }
-  call call_variants { input: sample_name = sample_name }
-}
-task call_variants {
-  input { String sample_name }
-  command { echo call }
-  runtime { cpu: 4  memory: "16 GiB" }
-  output { File vcf = "~{sample_name}.vcf" }
-}
-"""
-
-
 def test_a_usage_profile_is_what_their_run_analyzer_sizes_the_task_from(tools, omics, emulator, s3):
     """ "call_variants uses 3.1 of its 4 CPUs and 6 of its 16 GiB": the manifest says so, and AWS's analyzer
     recommends 4 CPUs and 8 GiB on omics.c.xlarge from it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("main.wdl", SIZED)
-    workflow = omics.create_workflow(name="sized", definitionZip=buffer.getvalue(), requestId="sized")
+    workflow = omics.create_workflow(name="sized", definitionZip=plate_zip(), requestId="sized")
     until(lambda: omics.get_workflow(id=workflow["id"]), status_in("ACTIVE"))
     emulator.set_usage("call_variants", cpus=3.1, memory_gib=6, run="plate-*")
     started = omics.start_run(

@@ -37,11 +37,67 @@ task call_variants {
 """
 
 
+# A plate's workflow: three tasks that reserve different instances, for right-sizing.
+PLATE_WDL = b"""version 1.0
+workflow plate {
+  input { String sample_name = "s1" }
+  call align { input: sample_name = sample_name }
+  call call_variants { input: sample_name = sample_name }
+  call qc { input: sample_name = sample_name }
+}
+task align {
+  input { String sample_name }
+  command { echo align }
+  runtime { cpu: 8  memory: "32 GiB" }
+  output { File bam = "~{sample_name}.bam" }
+}
+task call_variants {
+  input { String sample_name }
+  command { echo call }
+  runtime { cpu: 4  memory: "16 GiB" }
+  output { File vcf = "~{sample_name}.vcf" }
+}
+task qc {
+  input { String sample_name }
+  command { echo qc }
+  runtime { cpu: 2  memory: "4 GiB" }
+  output { File report = "~{sample_name}.qc.txt" }
+}
+"""
+
+
+def plate_zip() -> bytes:
+    return zipped(PLATE_WDL)
+
+
+def profile_plate(emulator: Any) -> None:
+    """What a sequencing plate's tasks use: s3's variant calling needs much more memory than the others'."""
+    emulator.set_usage("call_variants", cpus=1.2, memory_gib=13.5, run="s3")
+    emulator.set_usage("align", cpus=7.2, memory_gib=12)
+    emulator.set_usage("call_variants", cpus=3.1, memory_gib=6)
+    emulator.set_usage("qc", cpus=0.4, memory_gib=1.1)
+
+
 def workflow_zip() -> bytes:
+    return zipped(WDL)
+
+
+def zipped(definition: bytes) -> bytes:
+    """A workflow definition as ``CreateWorkflow`` takes it: a zip with ``main.wdl``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("main.wdl", WDL)
+        archive.writestr("main.wdl", definition)
     return buffer.getvalue()
+
+
+def start_batch(omics: Any, workflow: str, runs: int, **settings: Any) -> str:
+    """A run batch of ``runs`` runs of the workflow (``s0``, ``s1``, ...): its id."""
+    return omics.start_run_batch(
+        batchName="plate",
+        defaultRunSetting={"workflowId": workflow, "roleArn": ROLE, "outputUri": "s3://genomics/runs/", **settings},
+        batchRunSettings={"inlineSettings": [{"runSettingId": f"s{i}"} for i in range(runs)]},
+        requestId="plate",
+    )["id"]
 
 
 def put_inputs(s3: Any) -> None:

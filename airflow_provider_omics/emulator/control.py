@@ -3,6 +3,7 @@ transitions."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -11,6 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import botocore.session
 from werkzeug.wrappers import Request, Response
 
 from airflow_provider_omics.service_model import service_model
@@ -36,8 +38,8 @@ class Fault:
     message: str | None = None
     after: int = 0  # calls served first (a failure part-way through an upload)
 
-    def fire(self, operation: str) -> OmicsError | None:
-        if self.operation not in (operation, "*") or self.count == 0:
+    def fire(self, operation: str, wildcard: bool = True) -> OmicsError | None:
+        if self.operation not in (operation, "*" if wildcard else operation) or self.count == 0:
             return None
         if self.after > 0:
             self.after -= 1
@@ -52,6 +54,12 @@ class Fault:
 
 class BadControlRequest(ValueError):
     """A control request the emulator refuses (400), naming the field."""
+
+
+@functools.cache
+def _logs_operations() -> tuple[str, ...]:
+    """CloudWatch Logs' operations (moto serves them): a test can fail a run's log or manifest read."""
+    return tuple(botocore.session.get_session().get_service_model("logs").operation_names)
 
 
 def _modelled_errors() -> set[str]:
@@ -98,9 +106,10 @@ def check_fault(fields: dict[str, Any]) -> None:
         },
         ("operation", "error"),
     )
-    if fields["operation"] not in ("*", *service_model().operation_names, *pricing.OPERATIONS):
+    if fields["operation"] not in ("*", *service_model().operation_names, *pricing.OPERATIONS, *_logs_operations()):
         raise BadControlRequest(
-            f"operation: {fields['operation']!r} is not an omics operation, the Price List's GetProducts or '*' for all"
+            f"operation: {fields['operation']!r} is not an omics, Price List or CloudWatch Logs operation, "
+            "nor '*' for every omics operation"
         )
     code = FAULT_ALIASES.get(fields["error"], fields["error"])
     if code not in _modelled_errors():
@@ -171,9 +180,10 @@ class Control:
         self.faults: list[Fault] = []
 
     # ---- used by the omics app -------------------------------------------------------------------
-    def fault_for(self, operation: str) -> OmicsError | None:
+    def fault_for(self, operation: str, wildcard: bool = True) -> OmicsError | None:
+        """The error a fault set for this operation answers with; ``"*"`` faults only when ``wildcard``."""
         with self.lock:
-            return next((error for f in self.faults if (error := f.fire(operation)) is not None), None)
+            return next((error for f in self.faults if (error := f.fire(operation, wildcard)) is not None), None)
 
     def record(self, operation: str, status: int, outcome: str, query: str = "", **extra: Any) -> None:
         """One entry of the request log; ``extra``: ``deduplicated`` and the ``existing`` job's id for a start

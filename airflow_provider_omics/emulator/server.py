@@ -52,22 +52,23 @@ class EmulatorApp:
         request = Request(environ)
         if request.path.startswith("/_emulator/"):
             return self.control.handle(request)(environ, start_response)
-        if pricing.is_pricing(request):
-            return self.pricing(request)(environ, start_response)
-        if not is_omics(request):
+        if is_omics(request):
+            return self.omics(request)(environ, start_response)
+        target = request.headers.get("X-Amz-Target", "")
+        if "." not in target:
             return self.moto(environ, start_response)
-        return self.omics(request)(environ, start_response)
-
-    def pricing(self, request: Request) -> Response:
-        operation = request.headers["X-Amz-Target"].split(".", 1)[1]
-        fault = self.control.fault_for(operation)
+        # A JSON-protocol service (the Price List, CloudWatch Logs): faults set for its operations apply.
+        operation = target.split(".", 1)[1]
+        fault = self.control.fault_for(operation, wildcard=False)
         if fault is not None:
             status, headers, body = error_response(fault)
-            response = Response(body, status, headers)
-        else:
+            self.control.record(operation, status, fault.code)
+            return Response(body, status, headers)(environ, start_response)
+        if pricing.is_pricing(request):
             response = pricing.handle(request, self.backend.region)
-        self.control.record(operation, response.status_code, fault.code if fault else "OK")
-        return response
+            self.control.record(operation, response.status_code, "OK")
+            return response(environ, start_response)
+        return self.moto(environ, start_response)
 
     def omics(self, request: Request) -> Response:
         raw_path = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path).split("?")[0]

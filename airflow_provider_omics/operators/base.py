@@ -33,7 +33,7 @@ from airflow_provider_omics.events import json_safe, raise_for_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.idempotency import generations, token_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
-from airflow_provider_omics.links.omics import OmicsConsoleLink
+from airflow_provider_omics.links.omics import OmicsConsoleLink, OmicsLink
 from airflow_provider_omics.service_model import operation, validate
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
@@ -76,7 +76,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
     # The start / create operation; by default the kind's. A class with no kind creates something
     # that has no status to wait for (a run group, a reference store).
     operation: ClassVar[str] = ""
-    operator_extra_links = (OmicsConsoleLink(),)
+    operator_extra_links: tuple[OmicsLink, ...] = (OmicsConsoleLink(),)
     # Arguments that are not request members but are templated too (e.g. a parameters file).
     extra_template_fields: ClassVar[Sequence[str]] = ()
     members: ClassVar[dict[str, str]] = {}
@@ -291,7 +291,15 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
 
     # ---- execute ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
-        OmicsConsoleLink.clear(context, self)
+        return self.completed(context, self._start_and_wait(context))
+
+    def completed(self, context: Any, output: Any) -> Any:
+        """The task's XCom, once its job is over: what needs the task's context (links, files) adds to it here."""
+        return output
+
+    def _start_and_wait(self, context: Any) -> Any:
+        for link in self.operator_extra_links:
+            link.clear(context, self)
         requests = self.build_requests(context)
         started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
         carried = [each.carried for each in started]
@@ -348,7 +356,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         with diagnostics.reported(self.hook, self.wait_settings):
             raise_for_event(self.job, event)
         described = event["described"]
-        return self.result(described if isinstance(described, list) else [described], carried)
+        return self.completed(context, self.result(described if isinstance(described, list) else [described], carried))
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         """XCom: the job's describe output; several jobs (a split import, a partial retry) merged."""

@@ -12,14 +12,18 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import diagnostics, polling, usage
+from airflow_provider_omics import analysis, diagnostics, polling, usage
 from airflow_provider_omics.errors import OmicsJobFailed
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
+from airflow_provider_omics.links.omics import OmicsAnalysisLink, OmicsConsoleLink
+from airflow_provider_omics.operators.analysis import RightSizing, draw, tell
 from airflow_provider_omics.operators.base import OmicsJobOperator
 
 WORKFLOW_EXTENSIONS = (".wdl", ".nf", ".cwl")
+# The service writes a run's manifest as the run ends, maybe moments after its status says so.
+MANIFEST_WAIT = 60
 
 
 def zip_definition(path: str) -> tuple[bytes, str | None]:
@@ -120,8 +124,10 @@ class OmicsStartRunOperator(OmicsJobOperator):
     ``parameters`` is a dict, or the path of a ``.json`` file (templated, found like any Jinja template).
     ``run_id`` re-runs that run: its settings, overridden by the arguments given. A run that completed
     adds ``summary`` to the XCom: its tasks with their resources and run time, CPU / memory / GPU hours,
-    storage, and the objects it wrote (``usage.run_summary``). A run that failed fails the task naming
-    its failed tasks, with the tail of their logs.
+    storage, and the objects it wrote (``usage.run_summary``), and ``summary["analysis"]``: what each task
+    used of what it reserved and what it should reserve (``analysis.analyze_run``, from the run manifest;
+    told in the task log too). A run that failed fails the task naming its failed tasks, with the tail of
+    their logs.
 
     :param retry_with_cache: keep the finished tasks of a run that fails, so that the task's retry (a new
         run) takes them from the cache instead of computing them again. Needs ``cache_id`` (a run cache,
@@ -131,6 +137,15 @@ class OmicsStartRunOperator(OmicsJobOperator):
         of STATIC run storage (``static_storage_gib_hour``) for the summary's ``estimatedCost``. Without it the
         prices come from the AWS Price List API (``pricing:GetProducts``). No price is ever assumed: with one
         missing, or the price list unreadable, the cost says what is missing.
+    :param analyze: add the run's right-sizing analysis to the summary (default True; needs
+        ``logs:GetLogEvents`` on ``/aws/omics/WorkflowLog``; a manifest that cannot be read leaves
+        ``analysisNotRead``, never a failed task).
+    :param headroom: added over each task's peak before sizing, 0 to 1 (default 0, as AWS's run analyzer).
+    :param pictures: draw the run's timeline (PNG and interactive HTML; the ``pictures`` extra), linked
+        from the task (default False).
+    :param pictures_to: an ``s3://`` prefix or a local folder for the pictures and config (templated;
+        default ``<runOutputUri>/analysis/``).
+    :param write_config: write the recommended resources as ``runtime.wdl`` or ``nextflow.config`` there.
     """
 
     kind = "run"
@@ -142,13 +157,30 @@ class OmicsStartRunOperator(OmicsJobOperator):
     output_uri: str | None
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"parameters": "json"}
+    extra_template_fields = ("pictures_to",)
+    operator_extra_links = (OmicsConsoleLink(), OmicsAnalysisLink())
 
     def __init__(
-        self, *, retry_with_cache: bool = False, price_table: Mapping[str, float] | None = None, **kwargs: Any
+        self,
+        *,
+        retry_with_cache: bool = False,
+        price_table: Mapping[str, float] | None = None,
+        analyze: bool = True,
+        headroom: float = 0.0,
+        pictures: bool = False,
+        pictures_to: str | None = None,
+        write_config: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.retry_with_cache = retry_with_cache
         self.price_table = price_table
+        owner = f"{type(self).__name__} ({self.task_id})"
+        if not isinstance(analyze, bool):
+            raise ValueError(f"{owner}: analyze must be True or False, got {analyze!r}")
+        self.analyze = analyze
+        self.right_sizing = RightSizing(owner, headroom, pictures=pictures, write_config=write_config)
+        self.pictures_to = pictures_to
         if retry_with_cache:
             if not self.cache_id:
                 raise ValueError(
@@ -157,16 +189,32 @@ class OmicsStartRunOperator(OmicsJobOperator):
                 )
             self.cache_behavior = self.cache_behavior or "CACHE_ON_FAILURE"
 
-    def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
-        output = super().result(described, carried)
+    def completed(self, context: Any, output: Any) -> Any:
         if output.get("status") != "COMPLETED":
             return output
+        prices = usage.prices_for(self.hook, self.price_table)
         try:
-            summary = usage.run_summary(self.hook, output["id"], described[0], self.price_table)
+            summary = usage.run_summary(self.hook, output["id"], output, prices=prices)
         except Exception:  # the run completed: a summary it cannot have does not fail the task
             self.log.warning("No usage summary for run %s", output["id"], exc_info=True)
             return output
+        if self.analyze:
+            summary.update(self._analysis(context, output, prices))
         return {**output, "summary": json_safe(summary)}
+
+    def _analysis(self, context: Any, run: dict[str, Any], prices: usage.Prices) -> dict[str, Any]:
+        try:
+            report = analysis.analyze_run(
+                self.hook, run["id"], run, self.right_sizing.sizing, prices.table, wait_for_manifest=MANIFEST_WAIT
+            )
+        except Exception as error:  # e.g. no logs:GetLogEvents: the run still completed
+            self.log.warning("No analysis of run %s: its manifest was not read (%s)", run["id"], error)
+            return {"analysisNotRead": str(error)}
+        tell(self.log, report)
+        drawn = draw("run", report, self.log) if self.right_sizing.pictures else {}
+        output_uri = report.get("runOutputUri")
+        folder = self.pictures_to or (f"{output_uri.rstrip('/')}/analysis/" if output_uri else None)
+        return {"analysis": self.right_sizing.publish(self, context, report, folder, drawn)}
 
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         if isinstance(self.parameters, str):
