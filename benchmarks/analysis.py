@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from tour import plate_zip, profile_plate  # noqa: E402  (the tests' three-task workflow)
 
 
-def plate(emulator, runs: int) -> list[str]:
+def plate(emulator, runs: int) -> tuple[str, list[str]]:
     omics = boto3.client("omics", endpoint_url=emulator.endpoint_url, config=Config(inject_host_prefix=False))
     boto3.client("s3", endpoint_url=emulator.endpoint_url).create_bucket(Bucket="genomics")
     workflow = omics.create_workflow(name="plate", definitionZip=plate_zip(), engine="WDL")["id"]
@@ -46,7 +46,7 @@ def plate(emulator, runs: int) -> list[str]:
     )["id"]
     while omics.get_batch(batchId=batch)["status"] != "PROCESSED":
         time.sleep(0.5)
-    return [r["runId"] for r in omics.list_runs_in_batch(batchId=batch)["runs"]]
+    return batch, [r["runId"] for r in omics.list_runs_in_batch(batchId=batch)["runs"]]
 
 
 def counted(emulator, since: float) -> tuple[Counter, int]:
@@ -69,14 +69,17 @@ def main() -> None:
 
     with OmicsEmulator(step_seconds=0.02, quotas=True) as emulator:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = emulator.connection_json()
-        ids = plate(emulator, runs)
+        batch, ids = plate(emulator, runs)
         hook = OmicsHook()
         prices = usage.price_list(hook)
-
-        since, started = time.time(), time.monotonic()
-        ours = analysis.analyze_runs(hook, ids, prices=prices)
-        ours_seconds = time.monotonic() - started
-        ours_calls, ours_throttled = counted(emulator, since)
+        ours = {}
+        for name, runs_asked in (
+            ("ours, by batch", lambda: analysis.runs_of(hook, batch_id=batch)),
+            ("ours, by ids", lambda: ids),
+        ):
+            since, started = time.time(), time.monotonic()
+            report = analysis.analyze_runs(hook, runs_asked(), prices=prices)
+            ours[name] = (time.monotonic() - started, *counted(emulator, since), report)
 
         env = {**os.environ, "AWS_ENDPOINT_URL": emulator.endpoint_url, "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}
         since, started = time.time(), time.monotonic()
@@ -93,20 +96,21 @@ def main() -> None:
         theirs = {row["name"]: row for row in csv.DictReader(io.StringIO(done.stdout))}
 
     print(f"A plate of {runs} completed runs, 3 tasks each, quotas enforced (omics requests counted by the emulator)")
-    print(f"{'':<10}{'seconds':>9}  {'throttled':>9}  requests")
-    for name, seconds, calls, throttled in (
-        ("ours", ours_seconds, ours_calls, ours_throttled),
-        ("theirs", theirs_seconds, theirs_calls, theirs_throttled),
-    ):
+    print(f"{'':<16}{'seconds':>9}  {'throttled':>9}  requests")
+    rows = [(name, seconds, calls, throttled) for name, (seconds, calls, throttled, _) in ours.items()]
+    for name, seconds, calls, throttled in [*rows, ("theirs", theirs_seconds, theirs_calls, theirs_throttled)]:
         shown = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
-        print(f"{name:<10}{seconds:>9.1f}  {throttled:>9}  {shown}")
+        print(f"{name:<16}{seconds:>9.1f}  {throttled:>9}  {shown}")
+    report = ours["ours, by batch"][3]
     print(
-        f"CloudWatch Logs (moto, not in the emulator's log): ours made GetLogEvents {ours['calls']['GetLogEvents']}, "
+        f"CloudWatch Logs (moto, not in the emulator's log): ours made GetLogEvents {report['calls']['GetLogEvents']}, "
         "paced under its quota; theirs makes a DescribeLogStreams and two or more GetLogEvents per run, unpaced"
     )
-    print(f"ours / theirs wall time: {ours_seconds / theirs_seconds:.2f}x")
-    print(f"target: a {runs}-run plate in under 120 s: {'met' if ours_seconds < 120 else 'NOT MET'}")
-    for name, task in ours["tasks"].items():
+    for name, (seconds, *_) in ours.items():
+        print(f"{name} / theirs wall time: {seconds / theirs_seconds:.2f}x")
+    slowest = max(seconds for seconds, *_ in ours.values())
+    print(f"target: a {runs}-run plate in under 120 s: {'met' if slowest < 120 else 'NOT MET'}")
+    for name, task in report["tasks"].items():
         row = theirs[name]
         same = (task["recommended"]["cpus"], task["recommended"]["memoryGiB"]) == (
             int(float(row["recommendedCpus"])),
