@@ -305,3 +305,17 @@ def test_many_runs_are_analysed_within_the_quotas(omics, s3, emulator):
     assert report["calls"] == {"GetWorkflow": 1, "GetLogEvents": 24}
     assert [r for r in emulator.requests() if r["outcome"] == "ThrottlingException"] == []
     assert emulator.request_counts().get("GetRun", 0) == 0
+
+
+def test_a_plate_of_runs_still_going_names_them_and_draws_nothing(run_dag, omics, s3, emulator):
+    workflow = plate_workflow(omics)
+    emulator.backend.step_seconds = 60  # the runs stay PENDING for the whole test
+    ids = [
+        omics.start_run(workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/runs/", requestId=f"s{i}")["id"]
+        for i in range(2)
+    ]
+    _, tis = run_dag(ANALYZE.format(arguments=f"run_ids={ids!r}"))
+    assert tis["plate"].state == "success"
+    report = xcom(tis["plate"])
+    assert report["samples"] == [] and "files" not in report
+    assert [n["why"] for n in report["notAnalysed"]] == ["the run has not ended"] * 2

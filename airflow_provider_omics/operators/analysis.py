@@ -10,7 +10,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import analysis, usage
+from airflow_provider_omics import analysis, pictures, usage
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.links.omics import OmicsAnalysisLink
@@ -95,12 +95,10 @@ def _write(hook: OmicsHook, folder: str, name: str, data: bytes) -> str:
 
 def draw(kind: str, report: Mapping[str, Any], log: Any) -> dict[str, bytes]:
     """The pictures, or none with a warning: a missing extra never fails a task whose job succeeded."""
-    try:
-        from airflow_provider_omics import pictures
-    except ImportError as missing:  # pragma: no cover - the module imports its libraries lazily
-        log.warning("No pictures: %s", missing)
+    if not report.get("tasks" if kind == "run" else "samples"):
+        log.info("No pictures: nothing was analysed")
         return {}
-    try:
+    try:  # pictures.py imports its libraries when it draws
         return pictures.run_timeline(report) if kind == "run" else pictures.plate_chart(report)
     except ImportError as missing:
         log.warning("No pictures: %s", missing)
