@@ -201,7 +201,14 @@ def test_an_upload_killed_mid_way_resumes_in_the_next_try(airflow, emulator, omi
     sent_before = emulator.request_counts()["UploadReadSetPart"]
     there = parts_there()
     if not AIRFLOW_V_3_1_PLUS:  # 3.0 fails a task killed by a signal without its retries (apache/airflow#55753)
-        airflow.wait_for(lambda: airflow.task("upload", run_id, "upload")["state"] == "failed", "the kill to fail it")
+        # Clear only once the scheduler has also failed the DAG run: a clear before that is undone by it.
+        airflow.wait_for(
+            lambda: (
+                airflow.task("upload", run_id, "upload")["state"] == "failed"
+                and airflow.dag_run("upload", run_id)["state"] == "failed"
+            ),
+            "the kill to fail it and its DAG run",
+        )
         airflow.clear("upload", run_id, "upload")
     state = airflow.wait_for(
         lambda: (
