@@ -37,10 +37,10 @@ from typing import Any
 
 from airflow_provider_omics import usage
 from airflow_provider_omics.api import OmicsApi, describe
+from airflow_provider_omics.diagnostics import LOG_GROUP
 from airflow_provider_omics.errors import error_code
 from airflow_provider_omics.quotas import RateLimiter, logs_quotas
 
-LOG_GROUP = "/aws/omics/WorkflowLog"
 MINIMUM_BILLED_SECONDS = 60
 # omics.* instance types: vCPUs by size, GiB of memory per vCPU by family (GPU families are never proposed).
 SIZES = {

@@ -68,7 +68,8 @@ class Source:
     part: Callable[[int, int], AbstractContextManager[Any]]
 
 
-def _s3_parts(uri: str) -> tuple[str, str]:
+def s3_parts(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``("bucket", "key")``; refused without a key."""
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or not key:
         raise ValueError(f"{uri!r} is not an S3 object URI (s3://bucket/key)")
@@ -87,7 +88,7 @@ def _is_object_storage(location: Location) -> bool:
 def open_source(api: OmicsApi, location: Location, argument: str) -> Source:
     """Check that ``location`` can be read (before any HealthOmics call); errors name ``argument``."""
     if _is_s3(location):
-        bucket, key = _s3_parts(location)
+        bucket, key = s3_parts(location)
         s3 = api.client_of("s3")
         try:
             size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
@@ -209,7 +210,7 @@ def write_destination(api: OmicsApi, location: Location, chunks: Iterator[bytes]
     if _is_s3(location):
         from boto3.s3.transfer import TransferConfig
 
-        bucket, key = _s3_parts(location)
+        bucket, key = s3_parts(location)
         config = TransferConfig(multipart_chunksize=16 * MIB, max_concurrency=max_concurrency)
         api.client_of("s3").upload_fileobj(_ChunkReader(chunks), bucket, key, Config=config)
         return str(location)
@@ -953,7 +954,7 @@ def file_name(kind: str, described: Mapping[str, Any], file: str, first: bytes) 
 
 def exists(api: OmicsApi, location: Location) -> bool:
     if _is_s3(location):
-        bucket, key = _s3_parts(location)
+        bucket, key = s3_parts(location)
         try:
             api.client_of("s3").head_object(Bucket=bucket, Key=key)
         except ClientError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import analysis, pictures, usage
+from airflow_provider_omics import analysis, pictures, transfer, usage
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.links.omics import OmicsAnalysisLink
@@ -67,7 +67,7 @@ class RightSizing:
             operator.log.info("Wrote %s", location)
         html = next((where for name, where in written.items() if name.endswith(".html")), None)
         if html and html.startswith("s3://"):
-            bucket, _, key = html[5:].partition("/")
+            bucket, key = transfer.s3_parts(html)
             OmicsAnalysisLink.persist(
                 context,
                 operator,
@@ -81,13 +81,12 @@ class RightSizing:
 
 def _write(hook: OmicsHook, folder: str, name: str, data: bytes) -> str:
     content_type = CONTENT_TYPES.get(os.path.splitext(name)[1], "application/octet-stream")
-    if folder.startswith("s3://"):
-        location = f"{folder.rstrip('/')}/{name}"
-        bucket, _, key = location[5:].partition("/")
+    location = str(transfer.join_location(folder, name))
+    if location.startswith("s3://"):
+        bucket, key = transfer.s3_parts(location)
         hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         return location
     os.makedirs(folder, exist_ok=True)
-    location = os.path.join(folder, name)
     with open(location, "wb") as out:
         out.write(data)
     return location
