@@ -43,4 +43,21 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_omics.links.omics.OmicsConsoleLink",
             "airflow_provider_omics.links.omics.OmicsAnalysisLink",
         ],
+        "config": {
+            "omics": {
+                "description": "AWS HealthOmics provider settings.",
+                "options": {
+                    "lineage_private_details": {
+                        "description": "Put names, sample and subject ids, descriptions and run parameters "
+                        "in OpenLineage events (the omics run facet's ``private``) and in Asset event extras. "
+                        "They can identify people: by default the events carry ids, ARNs, URIs, statuses, "
+                        "the workflow, usage and cost only.",
+                        "version_added": "0.4.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
+                },
+            },
+        },
     }

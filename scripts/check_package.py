@@ -42,7 +42,12 @@ def main() -> int:
     assert f"-{__version__}" in wheel.name, f"the wheel's version is not {__version__}"
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-    for needed in ("airflow_provider_omics/py.typed", "airflow_provider_omics/emulator/server.py", "LICENSE"):
+    for needed in (
+        "airflow_provider_omics/py.typed",
+        "airflow_provider_omics/emulator/server.py",
+        "airflow_provider_omics/schemas/OmicsRunFacet.json",
+        "LICENSE",
+    ):
         assert any(name.endswith(needed) for name in names), f"{needed} is not in the wheel"
     with tarfile.open(sdist) as archive:
         members = archive.getnames()

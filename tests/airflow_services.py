@@ -3,6 +3,7 @@
 Each runs as its own process on a fresh AIRFLOW_HOME (SQLite, LocalExecutor), as ``airflow standalone``
 runs them, so clears, mark-failed and many deferred tasks in one triggerer happen as they do in
 production, not in line as in ``dag.test()``. Every user action goes through the REST API.
+``Airflow2Services`` is Airflow 2.11's: a scheduler and a triggerer, actions through the CLI.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,8 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,6 +30,8 @@ def free_port() -> int:
 
 
 class AirflowServices:
+    services: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
+
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.home = home
         self.dags = home / "dags"
@@ -67,7 +69,7 @@ class AirflowServices:
 
     def start(self) -> AirflowServices:
         self.airflow("db", "migrate")
-        for name in SERVICES:
+        for name in self.services:
             log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "airflow", name], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -130,14 +132,22 @@ class AirflowServices:
         except urllib.error.HTTPError:
             return False
 
-    def trigger(self, dag_id: str) -> str:
-        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+    def trigger(self, dag_id: str, logical_date: str | None = None) -> str:
+        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date})["dag_run_id"]
 
     def task(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """A DAG's runs, oldest first: ``dag_run_id``, ``state``, ``run_type``."""
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=run_after")["dag_runs"]
+
+    def consumed_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The Asset events that triggered a DAG run: ``uri`` and ``extra``."""
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
 
     def clear(self, dag_id: str, run_id: str, task_id: str) -> None:
         self.api(
@@ -164,3 +174,65 @@ class AirflowServices:
 def services_available() -> bool:
     """A real Airflow needs the CLI entry point; it is there wherever the tests' Airflow is installed."""
     return shutil.which("airflow", path=os.path.dirname(sys.executable)) is not None
+
+
+class Airflow2Services(AirflowServices):
+    """Airflow 2.11: a scheduler (which parses the DAGs) and a triggerer, the SequentialExecutor on SQLite
+    (2.11's LocalExecutor refuses SQLite). Actions go through the CLI; what happened is read from the
+    metadata database, as its REST API would answer it."""
+
+    services = ("scheduler", "triggerer")
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        super().__init__(home, env)
+        self.env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor",
+                "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}",  # it runs `airflow`
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "2",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "2",
+            }
+        )
+
+    def _answers(self) -> bool:  # no api-server: up as soon as its processes run (wait_for checks them)
+        return True
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.home / "airflow.db", timeout=30) as database:
+            return database.execute(sql, args).fetchall()
+
+    def _dag_known(self, dag_id: str) -> bool:
+        return bool(self.query("SELECT 1 FROM dag WHERE dag_id = ? AND is_active", dag_id))
+
+    def trigger(self, dag_id: str, logical_date: str | None = None) -> str:
+        run_id = f"manual__{logical_date or time.time()}"
+        self.airflow("dags", "trigger", dag_id, "-r", run_id, *(["-e", logical_date] if logical_date else []))
+        return run_id
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
+        return {"state": rows[0][0] if rows else None}
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT run_id, state, run_type FROM dag_run WHERE dag_id = ? ORDER BY id", dag_id)
+        return [{"dag_run_id": run_id, "state": state, "run_type": kind} for run_id, state, kind in rows]
+
+    def consumed_events(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT dataset.uri, dataset_event.extra FROM dagrun_dataset_event"
+            " JOIN dataset_event ON dataset_event.id = dagrun_dataset_event.event_id"
+            " JOIN dataset ON dataset.id = dataset_event.dataset_id"
+            " JOIN dag_run ON dag_run.id = dagrun_dataset_event.dag_run_id"
+            " WHERE dag_run.dag_id = ? AND dag_run.run_id = ?",
+            dag_id,
+            run_id,
+        )
+        return [{"uri": uri, "extra": json.loads(extra or "{}")} for uri, extra in rows]
+
+    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 180) -> Any:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"airflow {name} exited: {self.log(name)[-3000:]}")
+        return super().wait_for(condition, what, timeout)

@@ -12,6 +12,14 @@ os.makedirs(DAGS_FOLDER, exist_ok=True)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS_FOLDER
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# OpenLineage events of the DAGs a test enables (``enable_lineage``), one JSON line each, written in a thread.
+OPENLINEAGE_EVENTS = os.path.join(os.environ["AIRFLOW_HOME"], "openlineage.jsonl")
+os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = (
+    f'{{"type": "file", "log_file_path": "{OPENLINEAGE_EVENTS}", "append": true}}'
+)
+os.environ["AIRFLOW__OPENLINEAGE__SELECTIVE_ENABLE"] = "True"
+os.environ["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] = "True"
+os.environ["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "omics-tests"
 if importlib.metadata.version("apache-airflow").startswith("2."):
     # Airflow 2's unit-test configuration picks the LocalExecutor, which refuses SQLite.
     os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
@@ -23,11 +31,13 @@ for key, value in {
     os.environ[key] = value
 
 import importlib.util  # noqa: E402
+import json  # noqa: E402
 import logging  # noqa: E402
 import pathlib  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import boto3  # noqa: E402
@@ -226,3 +236,26 @@ def tools(emulator):
         return done
 
     return run
+
+
+@pytest.fixture
+def openlineage_events():
+    """The OpenLineage events recorded from now on; call it with a DAG id once the DAG run has ended."""
+    if os.path.exists(OPENLINEAGE_EVENTS):
+        os.unlink(OPENLINEAGE_EVENTS)
+
+    def read(dag_id: str) -> list[dict]:
+        deadline = time.monotonic() + 30  # the provider emits from threads: wait for the DAG run's last event
+        while True:
+            events = []
+            if os.path.exists(OPENLINEAGE_EVENTS):
+                with open(OPENLINEAGE_EVENTS) as lines:
+                    events = [json.loads(line) for line in lines if line.strip()]
+            if any(e["job"]["name"] == dag_id and e["eventType"] in ("COMPLETE", "FAIL") for e in events):
+                time.sleep(0.5)  # the last task events, from other threads
+                with open(OPENLINEAGE_EVENTS) as lines:
+                    return [json.loads(line) for line in lines if line.strip()]
+            assert time.monotonic() < deadline, f"no DAG-run event for {dag_id} in {len(events)} events"
+            time.sleep(0.2)
+
+    return read

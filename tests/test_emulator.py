@@ -162,6 +162,16 @@ def test_cancel_moves_a_run_through_stopping_to_cancelled(omics, emulator, workf
         omics.cancel_run(id=run["id"])
 
 
+def test_a_run_held_in_progress_by_an_outcome_still_cancels(omics, emulator, workflow_id):
+    emulator.add_outcome("run", "held", "RUNNING")
+    run = omics.start_run(
+        workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="h", name="held"
+    )
+    until(lambda: omics.get_run(id=run["id"]), status_in("RUNNING"))
+    omics.cancel_run(id=run["id"])
+    until(lambda: omics.get_run(id=run["id"]), status_in("CANCELLED"))
+
+
 def test_validation_errors_name_the_member_and_the_rule(omics):
     with pytest.raises(ClientError) as error:
         omics.start_run(workflowId="abc", roleArn="not-an-arn", outputUri="s3://b/o", requestId="x", logLevel="LOUD")

@@ -12,9 +12,12 @@ import sys
 import pendulum
 import pytest
 from airflow.models.taskinstance import clear_task_instances
+from airflow.providers.openlineage.utils.selective_enable import enable_lineage
 from airflow.utils.session import create_session
 from conftest import DAGS_FOLDER, dag_test_kwargs, instances, xcom
+from openlineage_check import by_task, check_event, names
 
+from airflow_provider_omics import lineage
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
@@ -54,12 +57,13 @@ def states(dag_run) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3):
-    dag = example("omics_genomics_pipeline")
+def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3, openlineage_events):
+    dag = enable_lineage(example("omics_genomics_pipeline"))
     when = pendulum.datetime(2026, 11, 20, tz="UTC")
     dag_run = dag.test(**dag_test_kwargs(when))
     assert set(states(dag_run).values()) == {"success"}, states(dag_run)
     tis = instances(dag_run)
+    pipeline_lineage(openlineage_events("omics_genomics_pipeline"), tis)
 
     store_id = xcom(tis["ingest.sequence_store"])["id"]
     read_sets = omics.list_read_sets(sequenceStoreId=store_id)["readSets"]
@@ -99,6 +103,36 @@ def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3):
     again = dag.test(**dag_test_kwargs(when))
     assert again.run_id == dag_run.run_id and set(states(again).values()) == {"success"}
     assert jobs() == before
+
+
+def pipeline_lineage(events: list[dict], tis: dict) -> None:
+    """Every task of the pipeline reports valid OpenLineage events naming what it read and wrote."""
+    for event in events:
+        check_event(event)
+    tasks = by_task(events, "omics_genomics_pipeline")
+    assert set(tasks) == set(tis) and all(set(seen) == {"START", "COMPLETE"} for seen in tasks.values())
+
+    def complete(task: str) -> tuple[set[str], set[str]]:
+        event = tasks[task]["COMPLETE"]
+        return names(event["inputs"]), names(event["outputs"])
+
+    store = xcom(tis["ingest.sequence_store"])
+    imported = xcom(tis["ingest.import_reads"])["sources"]
+    read_sets = {lineage.of_arn(f"{store['arn']}/readSet/{source['readSetId']}").uri for source in imported}
+    inputs, outputs = complete("ingest.import_reads")
+    assert len(inputs) == 6 and all(uri.startswith(f"s3://{BUCKET}/inputs/reads/") for uri in inputs)
+    assert outputs == read_sets
+    assert all(
+        uri.startswith(f"omics://123456789012.storage.us-east-1.amazonaws.com/{store['id']}/readSet/")
+        for uri in read_sets
+    )
+    for index in range(3):
+        run = xcom(tis[f"analysis.call_variants[{index}]"])
+        inputs, outputs = complete(f"analysis.call_variants[{index}]")
+        assert lineage.of_uri(run["parameters"]["reference"]).uri in inputs  # the reference, by omics:// URI
+        assert f"s3://{BUCKET}/runs/{run['id']}/out/call_variants/{run['parameters']['sample_name']}.vcf" in outputs
+    assert complete("export.export_reads")[0] == read_sets
+    assert complete("export.import_variants")[1] == {xcom(tis["export.variant_store"])["storeArn"]}
 
 
 @pytest.mark.slow

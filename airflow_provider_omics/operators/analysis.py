@@ -14,6 +14,7 @@ from airflow_provider_omics import analysis, pictures, transfer, usage
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.links.omics import OmicsAnalysisLink
+from airflow_provider_omics.operators.lineage import LineageMixin
 
 CONTENT_TYPES = {
     ".png": "image/png",
@@ -128,7 +129,7 @@ def task_line(task: Mapping[str, Any]) -> str:
     return line + (f", saves USD {saving:.4f}" if saving is not None else "")
 
 
-class OmicsAnalyzeRunsOperator(AwsBaseOperator[OmicsHook]):
+class OmicsAnalyzeRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     """Right-size a plate: what each task of many runs used, and what it should reserve (``analysis.py``).
 
     The runs are ``run_ids`` (a list, e.g. the ids of mapped ``OmicsStartRunOperator`` tasks), the runs of
@@ -155,6 +156,7 @@ class OmicsAnalyzeRunsOperator(AwsBaseOperator[OmicsHook]):
     """
 
     aws_hook_class = OmicsHook
+    lineage_operation = "AnalyzeRuns"
     template_fields: Sequence[str] = aws_template_fields("run_ids", "batch_id", "run_group_id", "pictures_to")
     operator_extra_links = (OmicsAnalysisLink(),)
     ui_color = "#c9e7f5"
@@ -174,7 +176,7 @@ class OmicsAnalyzeRunsOperator(AwsBaseOperator[OmicsHook]):
         write_config: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**self.with_asset_alias(kwargs))
         owner = f"{type(self).__name__} ({self.task_id})"
         if not (run_ids or batch_id or run_group_id):
             raise ValueError(f"{owner}: give run_ids, batch_id or run_group_id: the runs to analyse")
@@ -225,4 +227,4 @@ class OmicsAnalyzeRunsOperator(AwsBaseOperator[OmicsHook]):
         if not folder and first.get("outputUri"):
             ti = context["ti"]
             folder = f"{first['outputUri'].rstrip('/')}/analysis/{ti.dag_id}/{ti.task_id}-{context['ts_nodash']}/"
-        return json_safe(self.right_sizing.publish(self, context, plate, folder, drawn))
+        return self.finished(context, json_safe(self.right_sizing.publish(self, context, plate, folder, drawn)))

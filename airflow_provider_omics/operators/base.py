@@ -34,6 +34,7 @@ from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.idempotency import generations, token_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
 from airflow_provider_omics.links.omics import OmicsConsoleLink, OmicsLink
+from airflow_provider_omics.operators.lineage import LineageMixin
 from airflow_provider_omics.service_model import operation, validate
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
@@ -52,7 +53,7 @@ class Started:
     carried: list[dict[str, Any]] = field(default_factory=list)
 
 
-class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
+class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     """Start (or create) a HealthOmics job of ``kind`` and, by default, wait until it ends.
 
     :param wait_for_completion: wait for the job to end (default True); otherwise return right after starting.
@@ -68,7 +69,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         log in the task's error, with links to them (default True; needs ``logs:GetLogEvents``).
     :param log_lines: how many lines of each of those logs (default 50).
 
-    Returns (XCom) the job's final describe output, JSON-safe.
+    Returns (XCom) the job's final describe output, JSON-safe. Reports lineage to OpenLineage and adds
+    what it produced as Assets (README, "Lineage and Assets").
     """
 
     aws_hook_class = OmicsHook
@@ -92,6 +94,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         if not cls.operation:
             cls.operation = job_kind(cls.kind or "").start_operation or ""
         cls.members = request_members(cls.operation)
+        cls.lineage_operation = cls.operation
         cls.template_fields = aws_template_fields(*cls.members, "idempotency_key", *cls.extra_template_fields)
         shared = [
             block
@@ -119,6 +122,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         for name in self.members:
             setattr(self, name, kwargs.pop(name, None))
         check_known_arguments(type(self), kwargs)
+        kwargs = self.with_asset_alias(kwargs)
         # Each top-level key of the result is its own XCom too, so `.output["id"]` works downstream.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
@@ -152,7 +156,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         labels = [name for name in LABEL_MEMBERS if name in cls.members]
         if labels and kwargs.get("map_index_template") is None:
             kwargs["map_index_template"] = "{{ " + " or ".join(f"task.{name}" for name in labels) + " or '' }}"
-        return super().partial(**kwargs)
+        return super().partial(**cls.with_asset_alias(kwargs))
 
     @property
     def job(self) -> JobKind:
@@ -163,8 +167,7 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
     # ---- the request -------------------------------------------------------------------------------
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         """The start requests (one, or several where a request is over a service limit), validated."""
-        request = {member: getattr(self, name) for name, member in self.members.items()}
-        request = {k: v for k, v in request.items() if v is not None}
+        request = self.requested()
         member, limit = self.split_member, self.split_limit
         items = request.get(member) if member else None
         if not (member and isinstance(items, list) and len(items) > limit):
@@ -175,6 +178,19 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         for chunk, each in enumerate(requests):
             self.check(each, offset=(member, chunk * limit))
         return requests
+
+    def requested(self) -> dict[str, Any]:
+        """The request from the operator's arguments, as given (``build_requests`` checks and splits it)."""
+        request = {member: getattr(self, name) for name, member in self.members.items()}
+        return {k: v for k, v in request.items() if v is not None}
+
+    def lineage_request(self) -> dict[str, Any]:
+        return self.requested()
+
+    def lineage_ids(self, output: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        if self.kind is None:
+            return super().lineage_ids(output)
+        return self.kind, self.job_ids[0] if self.job_ids else {k: output[k] for k in self.job.ids if k in output}
 
     def check(self, request: Mapping[str, Any], offset: tuple[str, int] | None = None) -> None:
         """Fail before any API call, naming each argument (and item, in the user's list) and its rule."""
@@ -291,7 +307,8 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
 
     # ---- execute ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
-        return self.completed(context, self._start_and_wait(context))
+        with self.reporting_failure():
+            return self.finished(context, self.completed(context, self._start_and_wait(context)))
 
     def completed(self, context: Any, output: Any) -> Any:
         """The task's XCom, once its job is over: what needs the task's context (links, files) adds to it here."""
@@ -353,10 +370,13 @@ class OmicsJobOperator(AwsBaseOperator[OmicsHook]):
         carry = event.get("carry") or {}
         carried = carry.get("carried", carried)
         self.checks = carry.get("checks") or {}
-        with diagnostics.reported(self.hook, self.wait_settings):
+        with self.reporting_failure(), diagnostics.reported(self.hook, self.wait_settings):
             raise_for_event(self.job, event)
         described = event["described"]
-        return self.completed(context, self.result(described if isinstance(described, list) else [described], carried))
+        output = self.completed(
+            context, self.result(described if isinstance(described, list) else [described], carried)
+        )
+        return self.finished(context, output)
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         """XCom: the job's describe output; several jobs (a split import, a partial retry) merged."""

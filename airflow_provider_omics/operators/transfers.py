@@ -16,6 +16,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow_provider_omics import polling, transfer
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import OmicsJobOperator, Started
+from airflow_provider_omics.operators.lineage import LineageMixin
 
 
 class OmicsUploadReadSetOperator(OmicsJobOperator):
@@ -103,13 +104,18 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         return super().result([transfer.checked_read_set(described[0], self.checks)], carried)
 
+    def lineage_request(self) -> dict[str, Any]:
+        sources = {"source1": self.source1, "source2": self.source2}
+        files = {k: str(v) for k, v in sources.items() if v is not None}
+        return {**self.requested(), **{k: f"file://{v}" if v.startswith("/") else v for k, v in files.items()}}
+
     def on_kill(self) -> None:
         if self.upload is not None:
             self.upload.stop()
         super().on_kill()
 
 
-class _DownloadOperator(AwsBaseOperator[OmicsHook]):
+class _DownloadOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     aws_hook_class = OmicsHook
     file_kinds: tuple[str, ...] = ()
     ui_color = "#c9e7f5"
@@ -123,7 +129,7 @@ class _DownloadOperator(AwsBaseOperator[OmicsHook]):
         overwrite: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**self.with_asset_alias(kwargs))
         owner = f"{type(self).__name__} ({self.task_id})"
         if not isinstance(overwrite, bool):
             raise ValueError(f"{owner}: overwrite must be True or False, got {overwrite!r}")
@@ -167,10 +173,16 @@ class OmicsDownloadReadSetOperator(_DownloadOperator):
         self.sequence_store_id = sequence_store_id
         self.read_set_id = read_set_id
 
+    lineage_operation = "DownloadReadSet"
+
     def execute(self, context: Any) -> dict[str, Any]:
-        return self.hook.download_read_set(
+        downloaded = self.hook.download_read_set(
             self.sequence_store_id, self.read_set_id, self.destination, self.files, self.max_concurrency, self.overwrite
         )
+        return self.finished(context, downloaded)
+
+    def lineage_request(self) -> dict[str, Any]:
+        return {"sequenceStoreId": self.sequence_store_id, "readSetId": self.read_set_id}
 
 
 class OmicsDownloadReferenceOperator(_DownloadOperator):
@@ -194,8 +206,10 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
         self.reference_store_id = reference_store_id
         self.reference_id = reference_id
 
+    lineage_operation = "DownloadReference"
+
     def execute(self, context: Any) -> dict[str, Any]:
-        return self.hook.download_reference(
+        downloaded = self.hook.download_reference(
             self.reference_store_id,
             self.reference_id,
             self.destination,
@@ -203,3 +217,7 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
             self.max_concurrency,
             self.overwrite,
         )
+        return self.finished(context, downloaded)
+
+    def lineage_request(self) -> dict[str, Any]:
+        return {"referenceStoreId": self.reference_store_id, "referenceId": self.reference_id}

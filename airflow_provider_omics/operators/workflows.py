@@ -20,6 +20,7 @@ from airflow_provider_omics.jobs import job_kind
 from airflow_provider_omics.links.omics import OmicsAnalysisLink, OmicsConsoleLink
 from airflow_provider_omics.operators.analysis import RightSizing, draw, tell
 from airflow_provider_omics.operators.base import OmicsJobOperator
+from airflow_provider_omics.operators.lineage import LineageMixin
 
 WORKFLOW_EXTENSIONS = (".wdl", ".nf", ".cwl")
 # The service writes a run's manifest as the run ends, maybe moments after its status says so.
@@ -229,6 +230,15 @@ class OmicsStartRunOperator(OmicsJobOperator):
             self.output_uri = self.output_uri or original["outputUri"]
         return super().build_requests(context)
 
+    def lineage_request(self) -> dict[str, Any]:
+        request = self.requested()
+        if isinstance(request.get("parameters"), str):  # not parsed yet: asked at the task's start
+            try:
+                request["parameters"] = json.loads(request["parameters"])
+            except ValueError:
+                request.pop("parameters")
+        return request
+
 
 class OmicsStartRunBatchOperator(OmicsJobOperator):
     """Start a run batch (``StartRunBatch``) and wait until it is PROCESSED.
@@ -246,7 +256,7 @@ class OmicsStartRunBatchOperator(OmicsJobOperator):
         return {**output, "runs": diagnostics.batch_runs(self.hook, output["id"])}
 
 
-class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
+class OmicsCancelRunOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     """Cancel a run by id; with ``wait_for_completion`` (default), wait until it is CANCELLED.
 
     :param run_id: the run to cancel (templated).
@@ -259,6 +269,7 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
 
     aws_hook_class = OmicsHook
     template_fields: Sequence[str] = aws_template_fields("run_id")
+    lineage_operation = "CancelRun"
 
     def __init__(
         self,
@@ -277,6 +288,10 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
         )
 
     def execute(self, context: Any) -> Any:
+        with self.reporting_failure():
+            return self.finished(context, self._cancel())
+
+    def _cancel(self) -> Any:
         self.hook.cancel("run", id=self.run_id)
         self.log.info("Cancel requested for run %s", self.run_id)
         if not self.wait_for_completion:
@@ -289,8 +304,11 @@ class OmicsCancelRunOperator(AwsBaseOperator[OmicsHook]):
                 raise
             return json_safe(ended.described)
 
+    def lineage_request(self) -> dict[str, Any]:
+        return {"id": self.run_id}
 
-class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):
+
+class OmicsListRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     """List runs (``ListRuns``, every page) by ``run_group_id``, ``status``, ``name`` or ``batch_id``.
 
     :param run_group_id: only the runs of this run group (templated).
@@ -303,6 +321,7 @@ class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):
 
     aws_hook_class = OmicsHook
     template_fields: Sequence[str] = aws_template_fields("run_group_id", "status", "name", "batch_id")
+    lineage_operation = "ListRuns"
 
     def __init__(
         self,
@@ -321,4 +340,4 @@ class OmicsListRunsOperator(AwsBaseOperator[OmicsHook]):
         filters = {k: v for k, v in filters.items() if v}
         runs = json_safe(list(self.hook.list_runs(**filters)))
         self.log.info("%d runs match %s", len(runs), filters)
-        return runs
+        return self.finished(context, runs)

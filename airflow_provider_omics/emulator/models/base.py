@@ -289,7 +289,9 @@ class BaseBackend:
             record = self.table(step.kind).get(step.ident)
             if record is None:
                 continue
-            rule = next((o for o in self.outcomes if o.matches(step.kind, record)), None) if step.final else None
+            # An outcome decides how a job ends by itself, not a cancel its user asked for.
+            natural_end = step.final and step.status != "CANCELLED"
+            rule = next((o for o in self.outcomes if o.matches(step.kind, record)), None) if natural_end else None
             if rule is not None:
                 if rule.count is not None:
                     rule.count -= 1
