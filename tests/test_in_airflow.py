@@ -111,10 +111,10 @@ with DAG("plate", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UT
 """
 
 
-@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="a plate of 100 deferred runs, on the newest Airflow only")
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="a plate of 60 deferred runs, on the newest Airflow only")
 @airflow_3
 def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airflow, emulator, omics):
-    samples, delay = 100, 5
+    samples, delay = 60, 5  # StartRun allows one a second: 60 runs are a minute of starts
     emulator.backend.step_seconds = 30  # runs of 90 s: most of the plate is deferred at once
     workflow = omics.create_workflow(name="w", definitionZip=workflow_zip(), requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")

@@ -36,6 +36,17 @@ def asset_alias() -> Any:
     return AssetAlias(lineage.ASSET_ALIAS)
 
 
+# The account behind each connection and region, asked of STS once per process, only when a name needs it.
+_ACCOUNTS: dict[tuple[str | None, str | None], str] = {}
+
+
+def account_of(hook: Any) -> str:
+    key = (hook.aws_conn_id, hook.conn_region_name)
+    if key not in _ACCOUNTS:
+        _ACCOUNTS[key] = hook.account_id
+    return _ACCOUNTS[key]
+
+
 class LineageMixin:
     """For an operator with a ``hook``: it names its operation and request, and reports when it ends.
 
@@ -65,7 +76,7 @@ class LineageMixin:
 
     def namer(self) -> lineage.Namer:
         hook = cast(Any, self).hook  # the operator's
-        return lineage.Namer(hook.conn_partition, hook.conn_region_name, functools.cache(lambda: hook.account_id))
+        return lineage.Namer(hook.conn_partition, hook.conn_region_name, lambda: account_of(hook))
 
     def produced(self, output: Mapping[str, Any] | None) -> lineage.Produced:
         return lineage.lineage_of(self.lineage_operation, self.namer(), self.lineage_request(), output)
