@@ -22,13 +22,13 @@ subject ids, descriptions and run parameters can identify people: they are left 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from airflow_provider_omics import uris
+from airflow_provider_omics.events import json_safe
 
 # The one alias every operator's produced Assets are added through (ids are known only at run time).
 ASSET_ALIAS = "airflow-provider-omics"
@@ -100,7 +100,7 @@ class Namer:
 
     def collection(self, store: str, kind: str) -> str:
         """The Asset URI of a store's read sets or references: a DAG scheduled on it runs as they appear."""
-        return f"omics://{self.account()}.storage.{self.region}.amazonaws.com/{store}/{kind}"
+        return f"{uris.storage(self.account(), self.region)}/{store}/{kind}"
 
 
 def read_sets_in(sequence_store_arn: str) -> str:
@@ -126,7 +126,7 @@ def _collection_of(store_arn: str, store_kind: str, kind: str) -> str:
     if head != store_kind or not store or "/" in store:
         raise ValueError(f"{store_arn!r} is not the ARN of a {store_kind}")
     _, region, account = dataset.namespace.rsplit(":", 2)
-    return f"omics://{account}.storage.{region}.amazonaws.com/{store}/{kind}"
+    return f"{uris.storage(account, region)}/{store}/{kind}"
 
 
 # ---- what each operation read and wrote ------------------------------------------------------------
@@ -187,12 +187,16 @@ def _read_sets(namer: Namer, store: str, items: Any, key: str) -> list[Dataset]:
     return [namer.stored(store, "readSet", str(item[key])) for item in items or [] if item.get(key)]
 
 
-def _import_read_sets(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
-    store = str(request.get("sequenceStoreId") or result.get("sequenceStoreId"))
-    made = [str(s["readSetId"]) for s in result.get("sources") or [] if s.get("readSetId")]
-    collection = namer.collection(store, "readSet")
-    made_sets = [namer.stored(store, "readSet", r) for r in made]
-    return Produced([], made_sets, [(collection, {"readSetIds": ",".join(made)})] if made else [])
+def _imported(kind: str, store_member: str, id_key: str) -> Rule:
+    """A read-set or reference import: its outputs are what its sources became, added to the store."""
+
+    def rule(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
+        store = str(request[store_member])
+        made = [str(source[id_key]) for source in result.get("sources") or [] if source.get(id_key)]
+        added = [(namer.collection(store, kind), {f"{id_key}s": ",".join(made)})] if made else []
+        return Produced([], [namer.stored(store, kind, ident) for ident in made], added)
+
+    return rule
 
 
 def _export_read_sets(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
@@ -202,17 +206,6 @@ def _export_read_sets(namer: Namer, request: Mapping[str, Any], result: Mapping[
 def _activate_read_sets(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
     read_sets = _read_sets(namer, str(request["sequenceStoreId"]), request.get("sources"), "readSetId")
     return Produced(read_sets, read_sets if result else [], [])
-
-
-def _import_references(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
-    store = str(request["referenceStoreId"])
-    made = [str(s["referenceId"]) for s in result.get("sources") or [] if s.get("referenceId")]
-    collection = namer.collection(store, "reference")
-    return Produced(
-        [],
-        [namer.stored(store, "reference", r) for r in made],
-        [(collection, {"referenceIds": ",".join(made)})] if made else [],
-    )
 
 
 def _upload(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
@@ -284,15 +277,13 @@ def _analysed(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any
     return Produced([namer.arn(f"run/{run}") for run in run_ids], [f for f in files if f], [])
 
 
-def _runs_named(key: str) -> Rule:
-    """Cancelling or listing runs reads them: by the request's run id, or the listed runs' ARNs."""
+def _cancelled(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
+    return Produced([namer.arn(f"run/{request['id']}")], [], [])
 
-    def rule(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
-        if key in request:
-            return Produced([namer.arn(f"run/{request[key]}")], [], [])
-        return Produced([of_arn(run["arn"]) for run in result.get("items") or [] if run.get("arn")], [], [])
 
-    return rule
+def _listed(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
+    """Listing runs reads them: the listed runs, by their ARNs."""
+    return Produced([of_arn(run["arn"]) for run in result.get("items") or [] if run.get("arn")], [], [])
 
 
 def _accepted(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:
@@ -302,10 +293,10 @@ def _accepted(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any
 
 
 RULES: dict[str, Rule] = {
-    "StartReadSetImportJob": _import_read_sets,
+    "StartReadSetImportJob": _imported("readSet", "sequenceStoreId", "readSetId"),
     "StartReadSetExportJob": _export_read_sets,
     "StartReadSetActivationJob": _activate_read_sets,
-    "StartReferenceImportJob": _import_references,
+    "StartReferenceImportJob": _imported("reference", "referenceStoreId", "referenceId"),
     "CreateMultipartReadSetUpload": _upload,
     "StartRun": _run,
     "StartRunBatch": _batch,
@@ -325,8 +316,8 @@ RULES: dict[str, Rule] = {
     "DownloadReadSet": _downloaded("readSet", "sequenceStoreId", "readSetId"),
     "DownloadReference": _downloaded("reference", "referenceStoreId", "referenceId"),
     "AnalyzeRuns": _analysed,
-    "CancelRun": _runs_named("id"),
-    "ListRuns": _runs_named("-"),
+    "CancelRun": _cancelled,
+    "ListRuns": _listed,
 }
 # Where the result names what was really written, the request's destination member is not it (a run
 # writes under ``<outputUri>/<run id>/``, a download names its files).
@@ -361,7 +352,7 @@ def details(kind: str, ids: Mapping[str, Any], result: Mapping[str, Any], privat
             }
     if private:
         facet["private"] = _private(result)
-    return json.loads(json.dumps(facet, default=str))
+    return dict(json_safe(facet))
 
 
 def _private(value: Any) -> Any:

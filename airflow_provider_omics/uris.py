@@ -17,13 +17,18 @@ _ARN = re.compile(
 FILES = {"readSet": ("source1", "source2", "index"), "reference": ("source", "index")}
 
 
+def storage(account: str, region: str) -> str:
+    """The host part of every ``omics://`` URI of an account's stores in a region."""
+    return f"omics://{account}.storage.{region}.amazonaws.com"
+
+
 def omics_uri(arn: str, file: str | None = None) -> str:
     """The ``omics://`` URI of a read set or reference (its ARN), or of one of its files (``source1``, ``index``)."""
     match = _ARN.match(arn)
     if match is None:
         raise ValueError(f"{arn!r} is not the ARN of a read set or reference")
     kind = match["kind"]
-    uri = f"omics://{match['account']}.storage.{match['region']}.amazonaws.com/{match['store']}/{kind}/{match['id']}"
+    uri = f"{storage(match['account'], match['region'])}/{match['store']}/{kind}/{match['id']}"
     if file is None:
         return uri
     if file.lower() not in FILES[kind]:
