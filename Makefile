@@ -3,7 +3,9 @@
 #   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
 #   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
 #   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
-#   make system-test   the system test DAG on your AWS account (settings from the environment: see README)
+#   make docs          builds the documentation site (docs/_build/html) with warnings as errors, and checks it
+#                      in headless Chromium (installed from Debian's packages where missing): screenshots, search
+#   make system-test   the system test DAG on your AWS account (settings from the environment: docs/concepts/evidence.md)
 #   make tools         aws-healthomics-tools (AWS's own client) in .venv-tools: the tests and benchmarks run it
 #   make bench         the benchmarks (about 90 minutes; BENCH_ARGS=--quick for a few): figures, no asserts
 #   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
@@ -29,7 +31,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := pytest -q -p no:cacheprovider
 
-.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean tools system-test
+.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean tools system-test docs browser
 
 # The development environment: the newest Airflow, with the linters.
 $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
@@ -86,6 +88,20 @@ demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-$(AIRFLOW_VERSI
 package: $(STAMP)
 	$(BIN)/python scripts/check_package.py
 
+# The site: Sphinx with warnings as errors (every reference between pages and into the code checked),
+# then scripts/check_docs.py reads it in a browser. CI has no network: no external links are followed.
+docs: $(STAMP) browser
+	rm -rf docs/_build/html
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python scripts/check_docs.py docs/_build/html
+
+# A headless browser for the docs check: Debian's Chromium where none is there (CHROMIUM=... names another).
+browser:
+	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { command -v apt-get >/dev/null && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }; } || \
+	  { echo "make docs needs Chromium: install it, or set CHROMIUM to a Chrome or Chromium binary"; exit 1; }
+
 system-test: $(STAMP)
 	$(BIN)/python scripts/system_test.py
 
@@ -114,4 +130,4 @@ constraints-tools:
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS) tools) .airflow-demo dist build
+	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS) tools) .airflow-demo dist build docs/_build

@@ -1,6 +1,6 @@
 """Lineage: what a task read and wrote, named one way for OpenLineage datasets and Airflow Assets.
 
-The naming scheme (README, "Lineage and Assets"):
+The naming scheme (https://airflow-provider-omics.readthedocs.io/en/latest/concepts/lineage.html):
 
 - S3, as the OpenLineage spec names it: namespace ``s3://<bucket>``, name the key (a prefix without
   its closing ``/``).

@@ -96,6 +96,7 @@ with DAG(
     tags=["omics", "example"],
 ) as dag:
     with TaskGroup("ingest"):
+        # [START howto_stores]
         sequence_store = OmicsCreateSequenceStoreOperator(task_id="sequence_store", name="demo-sequences", **WAIT)
         reference_store = OmicsCreateReferenceStoreOperator(task_id="reference_store", name="demo-references")
         reference = OmicsStartReferenceImportJobOperator(
@@ -105,6 +106,8 @@ with DAG(
             sources=[{"sourceFile": f"s3://{BUCKET}/inputs/reference.fa", "name": "chr20_demo"}],
             **WAIT,
         )
+        # [END howto_stores]
+        # [START howto_read_set_import]
         reads = OmicsStartReadSetImportJobOperator(
             task_id="import_reads",
             sequence_store_id=sequence_store.output["id"],
@@ -124,9 +127,11 @@ with DAG(
             ],
             **WAIT,
         )
+        # [END howto_read_set_import]
         reference_arn_ = reference_arn(reference_store.output["arn"], reference.output["sources"])
 
     with TaskGroup("analysis"):
+        # [START howto_mapped_runs]
         workflow = OmicsCreateWorkflowOperator(
             task_id="workflow", name="variant-calling", definition_path=str(WORKFLOW), **WAIT
         )
@@ -140,8 +145,10 @@ with DAG(
         ).expand_kwargs(run_settings(reads.output["sources"], sequence_store.output["id"], reference_arn_))
         # What each task of the plate used, what it should reserve (with 10% headroom), the plate's chart.
         OmicsAnalyzeRunsOperator(task_id="right_size", run_ids=runs.output["id"], headroom=0.1, write_config=True)
+        # [END howto_mapped_runs]
 
     with TaskGroup("export"):
+        # [START howto_export]
         OmicsStartReadSetExportJobOperator(
             task_id="export_reads",
             sequence_store_id=sequence_store.output["id"],
@@ -150,6 +157,8 @@ with DAG(
             sources=export_sources(reads.output["sources"]),
             **WAIT,
         )
+        # [END howto_export]
+        # [START howto_variants]
         variant_store = OmicsCreateVariantStoreOperator(
             task_id="variant_store", name="demo_variants", reference={"referenceArn": reference_arn_}, **WAIT
         )
@@ -160,6 +169,8 @@ with DAG(
             items=vcf_items(runs.output),
             **WAIT,
         )
+        # [END howto_variants]
+        # [START howto_annotations]
         annotation_store = OmicsCreateAnnotationStoreOperator(
             task_id="annotation_store", name="demo_annotations", store_format="GFF", **WAIT
         )
@@ -170,3 +181,4 @@ with DAG(
             items=[{"source": f"s3://{BUCKET}/inputs/genes.gff3"}],
             **WAIT,
         )
+        # [END howto_annotations]

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
     "AWS_DEFAULT_REGION": "a region with HealthOmics, e.g. us-east-1",
     "OMICS_SYSTEM_TEST_BUCKET": "a bucket of yours in that region (the test writes under airflow-omics-system/)",
-    "OMICS_SYSTEM_TEST_ROLE_ARN": "the HealthOmics service role (README: Running against AWS)",
+    "OMICS_SYSTEM_TEST_ROLE_ARN": "the HealthOmics service role (docs: concepts/iam.md)",
     "OMICS_SYSTEM_TEST_IMAGE": "an image with sh in a private ECR repository of the region",
 }
 INSTANCE = "omics.c.large"  # what the workflow's one task (1 CPU, 2 GiB) runs on

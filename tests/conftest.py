@@ -34,6 +34,7 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import pathlib  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import textwrap  # noqa: E402
@@ -54,6 +55,7 @@ STEP_SECONDS = 0.05
 ROLE_ARN = "arn:aws:iam::123456789012:role/OmicsServiceRole"
 
 
+# [START emulator_fixtures]
 @pytest.fixture(scope="session")
 def emulator_server():
     # Quotas off: tests poll every 50 ms and count requests; tests/test_emulator.py turns them on to test them.
@@ -69,6 +71,9 @@ def emulator(emulator_server, monkeypatch):
     emulator_server.quotas.enabled = False
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", emulator_server.connection_json())
     return emulator_server
+
+
+# [END emulator_fixtures]
 
 
 def _client(emulator: OmicsEmulator, service: str, **config):
@@ -97,12 +102,16 @@ def s3(emulator):
     return client
 
 
+# [START airflow_db_fixture]
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's metadata database (SQLite in the tests' own AIRFLOW_HOME), migrated once."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     if not AIRFLOW_V_3_0_PLUS:  # Airflow 2's DagRunNote refers to FAB's ab_user, mapped once its models load
         importlib.import_module("airflow.providers.fab.auth_manager.models")
+
+
+# [END airflow_db_fixture]
 
 
 DAG_HEADER = """
@@ -137,6 +146,45 @@ def run_dag(airflow_db, emulator):
         return dag_run, instances(dag_run)
 
     return run
+
+
+EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
+BUCKET = "omics-demo"
+
+
+def upload_inputs(s3) -> None:
+    """The example inputs (``example_dags/data``) in S3 under ``s3://omics-demo/inputs/``, as ``make demo`` does."""
+    s3.create_bucket(Bucket=BUCKET)
+    data = EXAMPLES / "data"
+    for path in data.rglob("*"):
+        if path.is_file():
+            s3.put_object(Bucket=BUCKET, Key=f"inputs/{path.relative_to(data)}", Body=path.read_bytes())
+
+
+@pytest.fixture
+def example(airflow_db, emulator, s3, monkeypatch):
+    """Load an example DAG file (``example_dags/``) as the demo does: its settings, its inputs, its folder."""
+    monkeypatch.setenv("OMICS_DEMO_BUCKET", BUCKET)
+    monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
+    upload_inputs(s3)
+
+    def load(name: str):
+        folder = pathlib.Path(DAGS_FOLDER)
+        for old in folder.glob("*.py"):
+            old.unlink()
+        shutil.copy(EXAMPLES / f"{name}.py", folder)
+        for data in ("workflows", "data"):
+            shutil.copytree(EXAMPLES / data, folder / data, dirs_exist_ok=True)
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.dag
+
+    return load
+
+
+def states(dag_run) -> dict[str, str]:
+    return {key: ti.state for key, ti in instances(dag_run).items()}
 
 
 @pytest.fixture

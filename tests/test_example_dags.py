@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
@@ -14,46 +11,11 @@ import pytest
 from airflow.models.taskinstance import clear_task_instances
 from airflow.providers.openlineage.utils.selective_enable import enable_lineage
 from airflow.utils.session import create_session
-from conftest import DAGS_FOLDER, dag_test_kwargs, instances, xcom
+from conftest import BUCKET, EXAMPLES, dag_test_kwargs, instances, states, xcom
 from openlineage_check import by_task, check_event, names
 
 from airflow_provider_omics import lineage
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
-
-EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
-BUCKET = "omics-demo"
-
-
-def upload_inputs(s3) -> None:
-    s3.create_bucket(Bucket=BUCKET)
-    data = EXAMPLES / "data"
-    for path in data.rglob("*"):
-        if path.is_file():
-            s3.put_object(Bucket=BUCKET, Key=f"inputs/{path.relative_to(data)}", Body=path.read_bytes())
-
-
-@pytest.fixture
-def example(airflow_db, emulator, s3, monkeypatch):
-    monkeypatch.setenv("OMICS_DEMO_BUCKET", BUCKET)
-    monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
-    upload_inputs(s3)
-
-    def load(name: str):
-        folder = pathlib.Path(DAGS_FOLDER)
-        for old in folder.glob("*.py"):
-            old.unlink()
-        shutil.copy(EXAMPLES / f"{name}.py", folder)
-        shutil.copytree(EXAMPLES / "workflows", folder / "workflows", dirs_exist_ok=True)
-        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.dag
-
-    return load
-
-
-def states(dag_run) -> dict[str, str]:
-    return {key: ti.state for key, ti in instances(dag_run).items()}
 
 
 @pytest.mark.slow
@@ -103,6 +65,24 @@ def test_genomics_pipeline_from_reads_to_variants(example, emulator, omics, s3, 
     again = dag.test(**dag_test_kwargs(when))
     assert again.run_id == dag_run.run_id and set(states(again).values()) == {"success"}
     assert jobs() == before
+
+
+@pytest.mark.slow
+def test_the_getting_started_dag_takes_a_sequencer_folder_to_variant_calls(example, omics, s3):
+    dag = example("omics_sequencer_to_results")
+    dag_run = dag.test(**dag_test_kwargs())
+    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    tis = instances(dag_run)
+    samples = ["NA12878", "NA12891", "NA12892", "NA24385"]
+    store_id = xcom(tis["sequence_store"])["id"]
+    assert sorted(r["sampleId"] for r in omics.list_read_sets(sequenceStoreId=store_id)["readSets"]) == samples
+    calls = xcom(tis["variant_calls"])
+    assert sorted(calls) == samples
+    for uri in calls.values():
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read().startswith(b"##fileformat=VCF")
+    sizing = xcom(tis["right_size"])
+    assert set(sizing["recommendations"]) == {"align", "call_variants"} and sizing["totals"]["runs"] == 4
 
 
 def pipeline_lineage(events: list[dict], tis: dict) -> None:

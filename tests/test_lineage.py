@@ -8,11 +8,13 @@ The OpenLineage provider runs as users run it (its listener in the task runner, 
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
-from conftest import xcom
+from airflow.providers.openlineage.utils.selective_enable import enable_lineage
+from conftest import BUCKET, dag_test_kwargs, instances, states, xcom
 from openlineage_check import by_task, check_event, names
-from tour import FASTA, FASTQ_1, FASTQ_2, WDL
+from tour import FASTQ_1, WDL
 
 from airflow_provider_omics import lineage
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS
@@ -81,83 +83,35 @@ def asset_events(dag_run) -> dict[str, list[tuple[str, dict]]]:
     return found
 
 
-EVERY_OTHER_OPERATOR = """
+A_FAILING_RUN = """
 from airflow.providers.openlineage.utils.selective_enable import enable_lineage
-W = {{"waiter_delay": 0.05}}
-with DAG("lineage_tour", schedule=None, start_date=START) as dag:
-    store = OmicsCreateSequenceStoreOperator(task_id="store", name="lineage", **W)
-    upload = OmicsUploadReadSetOperator(
-        task_id="upload", sequence_store_id=store.output["id"], source1="{folder}/s1_R1.fastq",
-        source2="{folder}/s1_R2.fastq", source_file_type="FASTQ", subject_id="P-7", sample_id="NA24385",
-        name="NA24385", **W)
-    OmicsDownloadReadSetOperator(
-        task_id="download", sequence_store_id=store.output["id"], read_set_id=upload.output["id"],
-        destination="{folder}/back/")
-    references = OmicsCreateReferenceStoreOperator(task_id="references", name="refs")
-    reference = OmicsStartReferenceImportJobOperator(
-        task_id="reference", reference_store_id=references.output["id"], role_arn=ROLE,
-        sources=[{{"sourceFile": "s3://genomics/ref/chr1.fa", "name": "chr1"}}], **W)
-    reference >> OmicsDownloadReferenceOperator(
-        task_id="reference_download", reference_store_id=references.output["id"],
-        reference_id="{{{{ ti.xcom_pull('reference')['sources'][0]['referenceId'] }}}}", destination="{folder}/ref/")
-    workflow = OmicsCreateWorkflowOperator(task_id="workflow", name="calling", definition_path="{wdl}", **W)
-    OmicsCreateWorkflowVersionOperator(
-        task_id="version", workflow_id=workflow.output["id"], version_name="v2", definition_path="{wdl}", **W)
-    group = OmicsCreateRunGroupOperator(task_id="group", name="plate-1", max_cpus=64)
-    cache = OmicsCreateRunCacheOperator(task_id="cache", cache_s3_location="s3://genomics/cache/", **W)
-    run = OmicsStartRunOperator(
-        task_id="run", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
-        name="NA24385-calling", run_group_id=group.output["id"], cache_id=cache.output["id"], analyze=False,
-        parameters={{"sample_name": "NA24385",
-                     "reads": "{{{{ ti.xcom_pull('upload')['files']['source1']['s3Access']['s3Uri'] }}}}"}},
-        **W)
-    upload >> run
-    run >> OmicsListRunsOperator(task_id="list", run_group_id=group.output["id"])
-    OmicsStartRunBatchOperator(
-        task_id="batch", batch_name="plate",
-        default_run_setting={{"workflowId": workflow.output["id"], "roleArn": ROLE,
-                              "outputUri": "s3://genomics/batch/"}},
-        batch_run_settings={{"inlineSettings": [{{"runSettingId": "a", "name": "a"}}, {{"runSettingId": "b"}}]}},
-        **W)
-    doomed = OmicsStartRunOperator(
+with DAG("lineage_failure", schedule=None, start_date=START) as dag:
+    workflow = OmicsCreateWorkflowOperator(task_id="workflow", name="calling", definition_path="{wdl}",
+                                           waiter_delay=0.05)
+    OmicsStartRunOperator(
         task_id="doomed", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
-        name="doomed-s1", parameters={{"reads": "s3://genomics/reads/s1_R1.fastq"}}, include_logs=False, **W)
-    long = OmicsStartRunOperator(
-        task_id="long", workflow_id=workflow.output["id"], role_arn=ROLE, output_uri="s3://genomics/runs/",
-        name="long-s1", wait_for_completion=False)
-    OmicsCancelRunOperator(task_id="cancel", run_id=long.output["id"], waiter_delay=0.05)
-    offer = OmicsCreateShareOperator(
-        task_id="offer", resource_arn=workflow.output["arn"], principal_subscriber="210987654321",
-        share_name="calling", **W)
-    OmicsAcceptShareOperator(task_id="accept", share_id=offer.output["shareId"], **W)
-    annotations = OmicsCreateAnnotationStoreOperator(task_id="annotations", name="genes", store_format="GFF", **W)
-    annotations >> OmicsCreateAnnotationStoreVersionOperator(
-        task_id="annotations_v2", name="genes", version_name="second", **W)
+        name="doomed-s1", parameters={{"reads": "s3://genomics/reads/s1_R1.fastq"}}, include_logs=False,
+        waiter_delay=0.05)
 enable_lineage(dag)
 """
 
 
 @pytest.mark.slow
-def test_every_operator_reports_what_it_read_and_wrote(run_dag, emulator, s3, tmp_path, openlineage_events):
-    for key, body in {"reads/s1_R1.fastq": FASTQ_1, "ref/chr1.fa": FASTA}.items():
-        s3.put_object(Bucket="genomics", Key=key, Body=body)
-    (tmp_path / "s1_R1.fastq").write_bytes(FASTQ_1)
-    (tmp_path / "s1_R2.fastq").write_bytes(FASTQ_2)
-    (tmp_path / "calling.wdl").write_bytes(WDL)
-    emulator.add_outcome("run", "doomed-*", "FAILED", failure_reason="SERVICE_ERROR", message="host lost")
+def test_every_operator_reports_what_it_read_and_wrote(example, emulator, tmp_path, monkeypatch, openlineage_events):
+    """The how-to guides' DAG (every operator the example pipeline does not use), end to end."""
+    monkeypatch.setenv("OMICS_DOWNLOAD_DIR", str(tmp_path))
     emulator.add_outcome("run", "long-*", "RUNNING")  # until cancelled
-    dag_run, tis = run_dag(EVERY_OTHER_OPERATOR.format(folder=tmp_path, wdl=tmp_path / "calling.wdl"), "lineage_tour")
-    states = {task: ti.state for task, ti in tis.items()}
-    assert states.pop("doomed") == "failed" and set(states.values()) == {"success"}, states
+    dag_run = enable_lineage(example("omics_howto")).test(**dag_test_kwargs())
+    tis = instances(dag_run)
+    assert {ti.state for ti in tis.values()} == {"success"}, states(dag_run)
 
-    events = openlineage_events("lineage_tour")
+    events = openlineage_events("omics_howto")
     for event in events:
         check_event(event)
-    tasks = by_task(events, "lineage_tour")
+    tasks = by_task(events, "omics_howto")
     assert set(tasks) == set(tis)
     for task, seen in tasks.items():
-        ended = "FAIL" if task == "doomed" else "COMPLETE"
-        assert set(seen) == {"START", ended}, (task, set(seen))
+        assert set(seen) == {"START", "COMPLETE"}, (task, set(seen))
 
     store = xcom(tis["store"])["id"]
     read_set = xcom(tis["upload"])["id"]
@@ -170,15 +124,18 @@ def test_every_operator_reports_what_it_read_and_wrote(run_dag, emulator, s3, tm
         return names(event.get("inputs") or []), names(event.get("outputs") or []), event["run"]["facets"]["omics"]
 
     inputs, outputs, facet = complete("upload")
-    assert inputs == {f"file://{tmp_path}/s1_R1.fastq", f"file://{tmp_path}/s1_R2.fastq"}
+    assert {pathlib.Path(uri).name for uri in inputs} == {"NA24385_R1.fastq", "NA24385_R2.fastq"}
     assert outputs == {reads} and facet["kind"] == "read_set" and facet["status"] == "ACTIVE"
     inputs, outputs, _ = complete("download")
     assert inputs == {reads}
-    assert outputs == {f"file://{tmp_path}/back/NA24385_{read_set}_{n}.fastq" for n in ("source1", "source2")}
+    assert outputs == {f"file://{tmp_path}/reads/NA24385_{read_set}_{n}.fastq" for n in ("source1", "source2")}
     reference = xcom(tis["reference"])["sources"][0]["referenceId"]
     references = xcom(tis["references"])["id"]
     inputs, outputs, _ = complete("reference")
-    assert (inputs, outputs) == ({"s3://genomics/ref/chr1.fa"}, {f"{STORAGE}/{references}/reference/{reference}"})
+    assert (inputs, outputs) == (
+        {f"s3://{BUCKET}/inputs/reference.fa"},
+        {f"{STORAGE}/{references}/reference/{reference}"},
+    )
     assert complete("reference_download")[0] == {f"{STORAGE}/{references}/reference/{reference}"}
     assert complete("workflow")[1] == {workflow}
     assert complete("version")[1] == {f"{workflow}/version/v2"}
@@ -186,8 +143,8 @@ def test_every_operator_reports_what_it_read_and_wrote(run_dag, emulator, s3, tm
     assert complete("cache")[1] == {xcom(tis["cache"])["arn"]}
 
     inputs, outputs, facet = complete("run")
-    access_point_reads = lineage.of_uri(run["parameters"]["reads"]).uri
-    assert inputs == {workflow, access_point_reads}
+    parameters = run["parameters"]
+    assert inputs == {workflow, *(lineage.of_uri(parameters[p]).uri for p in ("reads_1", "reads_2", "reference"))}
     assert outputs == {lineage.of_uri(uri).uri for uri in run["summary"]["outputs"]} and outputs
     assert facet["run"]["uuid"] == run["uuid"] and facet["run"]["runGroupId"] == xcom(tis["group"])["id"]
     assert facet["run"]["cacheId"] == xcom(tis["cache"])["id"] and facet["usage"]["totals"]["tasks"] == 2
@@ -196,19 +153,16 @@ def test_every_operator_reports_what_it_read_and_wrote(run_dag, emulator, s3, tm
     assert "NA24385" not in json.dumps([e["run"]["facets"].get("omics") for e in events])
 
     batch = xcom(tis["batch"])
-    assert complete("batch")[0] == {workflow}
+    samples = [
+        f"s3://{BUCKET}/inputs/reads/{name}_{end}.fastq" for name in ("NA12878", "NA12891") for end in ("R1", "R2")
+    ]
+    assert complete("batch")[0] == {workflow, f"s3://{BUCKET}/inputs/reference.fa", *samples}
     assert complete("batch")[1] == {f"{OMICS_ARN}:run/{r['runId']}" for r in batch["runs"].values()}
     assert complete("list")[0] == {f"{OMICS_ARN}:run/{run['id']}"}
+    assert xcom(tis["wait_for_run"])["status"] == "COMPLETED"
     assert complete("cancel")[0] == {f"{OMICS_ARN}:run/{xcom(tis['long'])['id']}"}
     assert complete("offer")[0] == {workflow} and complete("accept")[1] == {workflow}
     assert complete("annotations_v2")[1] == {xcom(tis["annotations_v2"])["versionArn"]}
-
-    failed = tasks["doomed"]["FAIL"]
-    assert names(failed["inputs"]) == {workflow, "s3://genomics/reads/s1_R1.fastq"}
-    omics_facet = failed["run"]["facets"]["omics"]
-    assert omics_facet["status"] == "FAILED" and omics_facet["failureReason"] == "SERVICE_ERROR"
-    assert "host lost" in omics_facet["statusMessage"]
-    assert "host lost" in failed["run"]["facets"]["errorMessage"]["message"]
 
     produced = asset_events(dag_run)
     extra = dict(produced["upload"])[reads]
@@ -218,8 +172,26 @@ def test_every_operator_reports_what_it_read_and_wrote(run_dag, emulator, s3, tm
     assert dict(produced["run"])[workflow]["runIds"] == run["id"]
     finished = sorted(r["runId"] for r in batch["runs"].values())
     assert sorted(dict(produced["batch"])[workflow]["runIds"].split(",")) == finished
-    assert "doomed" not in produced and "list" not in produced
+    assert "list" not in produced
     assert "NA24385" not in json.dumps([extra for events in produced.values() for _, extra in events])
+
+
+@pytest.mark.slow
+def test_a_failed_run_reports_its_failure(run_dag, emulator, s3, tmp_path, openlineage_events):
+    s3.put_object(Bucket="genomics", Key="reads/s1_R1.fastq", Body=FASTQ_1)
+    (tmp_path / "calling.wdl").write_bytes(WDL)
+    emulator.add_outcome("run", "doomed-*", "FAILED", failure_reason="SERVICE_ERROR", message="host lost")
+    dag_run, tis = run_dag(A_FAILING_RUN.format(wdl=tmp_path / "calling.wdl"), "lineage_failure")
+    assert tis["doomed"].state == "failed"
+    tasks = by_task(openlineage_events("lineage_failure"), "lineage_failure")
+    failed = tasks["doomed"]["FAIL"]
+    check_event(failed)
+    assert names(failed["inputs"]) == {xcom(tis["workflow"])["arn"], "s3://genomics/reads/s1_R1.fastq"}
+    omics_facet = failed["run"]["facets"]["omics"]
+    assert omics_facet["status"] == "FAILED" and omics_facet["failureReason"] == "SERVICE_ERROR"
+    assert "host lost" in omics_facet["statusMessage"]
+    assert "host lost" in failed["run"]["facets"]["errorMessage"]["message"]
+    assert "doomed" not in asset_events(dag_run)
 
 
 @pytest.mark.slow

@@ -76,6 +76,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
 
     @property
     def conn(self) -> OmicsClient:  # type: ignore[override]
+        """The boto3 ``omics`` client of the connection: every operation of the service, unretried."""
         return super().conn  # type: ignore[return-value]
 
     @property
@@ -155,19 +156,23 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
 
     # ---- job verbs --------------------------------------------------------------------------------
     def describe(self, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict[str, Any]:
+        """The describe output of a job of the job table (``describe("run", id=...)``), with retries."""
         return describe(self, kind, retry=retry, **ids)
 
     async def describe_async(self, client: Any, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict:
+        """``describe`` on an aiobotocore client (``async with await hook.get_async_conn() as client``)."""
         job = kind_of(kind)
         response = await self.call_async(client, job.operation, retry=retry, **checked_ids(job, ids))
         response.pop("ResponseMetadata", None)
         return response
 
     def get_status(self, kind: str | JobKind, **ids: Any) -> str:
+        """A job's status, read from its describe output as the job table says (``share.status`` for a share)."""
         job = kind_of(kind)
         return job.status_of(self.describe(job, **ids))
 
     def cancel(self, kind: str | JobKind, **ids: Any) -> None:
+        """Cancel a job of a kind the API can cancel (run, run batch, variant and annotation imports)."""
         job = kind_of(kind)
         if job.cancel_operation is None:
             raise ValueError(f"kind: a {job.label} cannot be cancelled through the HealthOmics API")

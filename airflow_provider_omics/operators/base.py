@@ -64,13 +64,14 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     :param idempotency_key: what makes two starts "the same job" (templated; default: the DAG run). Tries of
         a task with the same key and request re-attach to one job; ``"{{ ds }}"`` makes it one job per date.
     :param force_new_job: start a new job on every try, instead of re-attaching to the job of an earlier
-        try with the same request (see "Retries and idempotency" in the README).
+        try with the same request; see
+        https://airflow-provider-omics.readthedocs.io/en/latest/concepts/retries-and-idempotency.html
     :param include_logs: when a run fails, put the last lines of its failed tasks' logs and of its engine
         log in the task's error, with links to them (default True; needs ``logs:GetLogEvents``).
     :param log_lines: how many lines of each of those logs (default 50).
 
     Returns (XCom) the job's final describe output, JSON-safe. Reports lineage to OpenLineage and adds
-    what it produced as Assets (README, "Lineage and Assets").
+    what it produced as Assets: https://airflow-provider-omics.readthedocs.io/en/latest/concepts/lineage.html
     """
 
     aws_hook_class = OmicsHook

@@ -35,6 +35,18 @@ class OmicsJobTrigger(BaseTrigger):
     cleared, the job goes on and the task's new try re-attaches to it. Airflow 3.3+ tells the trigger
     (``on_kill``); before 3.3 the trigger's ``cleanup`` asks the task's state, so a triggerer restart (the
     task still deferred) cancels nothing.
+
+    :param kind: the kind of job in ``jobs.JOB_KINDS`` (``"run"``, ``"read_set_import"``, ...).
+    :param ids: the job's describe arguments as the API names them (``{"id": "1234567"}``), or a list of them
+        to wait for several jobs of one kind together.
+    :param wait: the wait's settings, ``polling.WaitSettings`` (delay, max_attempts, fail_on_partial_success,
+        include_logs, log_lines) or their dict.
+    :param connection: the connection's settings, ``connection.AwsSettings`` (aws_conn_id, region_name, verify,
+        botocore_config) or their dict.
+    :param cancel_on_kill: cancel the job when the deferred task is marked failed or succeeded (default True).
+    :param carry: what the task needs back after the wait; returned in the event under ``carry``.
+    :param separate: the wait and connection settings one by one instead (``waiter_delay=...``,
+        ``aws_conn_id=...``), as the Amazon provider's triggers take them.
     """
 
     def __init__(

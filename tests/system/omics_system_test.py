@@ -11,7 +11,7 @@ Settings, from the environment (``make system-test`` checks them and sets the re
 
   OMICS_SYSTEM_TEST_BUCKET     a bucket of yours in the connection's region; the test writes only under
                                ``airflow-omics-system/<env id>/`` and deletes it at the end
-  OMICS_SYSTEM_TEST_ROLE_ARN   the HealthOmics service role (README: "Running against AWS")
+  OMICS_SYSTEM_TEST_ROLE_ARN   the HealthOmics service role (docs: concepts/iam.md)
   OMICS_SYSTEM_TEST_IMAGE      a container image in a private ECR repository of the region, with ``sh``
                                (HealthOmics runs only images from ECR)
   OMICS_SYSTEM_TEST_ENV_ID     what names everything the test makes (set by ``make system-test``)

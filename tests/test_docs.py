@@ -1,0 +1,110 @@
+"""The documentation: docstrings are the reference, the README's DAG is the tested one, the offline recipe runs.
+
+``make docs`` builds the site with warnings as errors and checks it in a browser (``scripts/check_docs.py``);
+these tests keep what it is built from honest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from airflow.providers.common.compat.sdk import BaseOperator, BaseSensorOperator
+
+from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_omics.get_provider_info import get_provider_info
+from airflow_provider_omics.hooks.omics import OmicsHook
+
+ROOT = Path(__file__).resolve().parent.parent
+# What Airflow lists of the provider: its operator, sensor and trigger modules.
+PUBLIC_MODULES = [
+    module
+    for kind in ("operators", "sensors", "triggers")
+    for entry in get_provider_info()[kind]
+    for module in entry["python-modules"]
+]
+# Airflow's own arguments (task_id, retries, poke_interval, ...) and the Amazon provider's connection
+# arguments (aws_conn_id, region_name, verify, botocore_config) are documented by Airflow and Amazon.
+AIRFLOW_ARGUMENTS = {
+    name for base in (BaseOperator, BaseSensorOperator) for name in inspect.signature(base.__init__).parameters
+} | {"aws_conn_id", "region_name", "region", "verify", "botocore_config", "self", "args", "kwargs"}
+
+
+def public_classes():
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for cls_name, cls in vars(module).items():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__ and cls_name.startswith("Omics"):
+                yield cls
+
+
+@pytest.mark.parametrize("cls", list(public_classes()), ids=lambda cls: cls.__name__)
+def test_every_public_argument_is_documented(cls):
+    documented = dict(re.findall(r":param (\w+):\s*(\S[^\n]*)", cls.__doc__ or ""))
+    arguments = [name for name in inspect.signature(cls.__init__).parameters if name not in AIRFLOW_ARGUMENTS]
+    missing = [name for name in arguments if not documented.get(name, "").strip(" .")]
+    assert not missing, f"{cls.__name__}: no ':param name:' for {missing} (help() and the reference show them)"
+
+
+def test_every_public_method_of_the_hook_says_what_it_does():
+    mine = [
+        (name, member)
+        for klass in OmicsHook.__mro__
+        if klass.__module__.startswith("airflow_provider_omics")
+        for name, member in vars(klass).items()
+        if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
+    ]
+    undocumented = [name for name, member in mine if not (member.__doc__ or "").strip()]
+    assert len(mine) > 30 and not undocumented, undocumented
+
+
+def headings(page: Path) -> set[str]:
+    """The anchors MyST gives a page's headings."""
+    titles = re.findall(r"^#{1,3} (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", title).strip().lower().replace(" ", "-") for title in titles}
+
+
+def test_links_into_the_docs_site_name_its_pages():
+    """The README, docstrings and messages link into the site by URL; each names a page (and heading) it has."""
+    site = "https://airflow-provider-omics.readthedocs.io/en/latest/"
+    sources = [ROOT / "README.md", *(ROOT / "airflow_provider_omics").rglob("*.py")]
+    linked = {match for path in sources for match in re.findall(re.escape(site) + r"([\w/.#-]*)", path.read_text())}
+    assert len(linked) > 10
+    for link in linked - {"", "_static/schemas/OmicsRunFacet.json"}:
+        page, _, anchor = link.partition("#")
+        source = ROOT / "docs" / Path(page).with_suffix(".md")
+        assert page.endswith(".html") and source.exists(), link
+        assert not anchor or anchor in headings(source), link
+
+
+def test_the_readme_dag_is_the_tested_first_dag():
+    """The README's complete example is the getting-started DAG, which tests/test_example_dags.py runs."""
+    source = (ROOT / "example_dags" / "omics_sequencer_to_results.py").read_text()
+    tested = source.split("# [START first_dag]\n")[1].split("# [END first_dag]")[0]
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"```python\n(.*?)```", readme, re.S)
+    assert shown and shown.group(1) == tested
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="the recipe's `airflow dags test` runs the newest Airflow's CLI")
+def test_the_getting_started_offline_recipe_runs_the_first_dag(tmp_path):
+    # A shell of the user's: this virtualenv active, no Airflow or example settings of the tests'.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OMICS_"))}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    done = subprocess.run(
+        ["bash", str(ROOT / "docs" / "run_offline.sh")],
+        env={**environment, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "DagRun Finished: dag_id=omics_sequencer_to_results" in done.stdout + done.stderr
+    assert re.search(r"dag_id=omics_sequencer_to_results.*state=success", done.stdout + done.stderr)
