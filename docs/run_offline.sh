@@ -33,4 +33,11 @@ s3.upload_file("example_dags/data/reference.fa", "omics-demo", "inputs/reference
 PY
 
 OMICS_WAITER_DELAY=0.5 airflow dags test omics_sequencer_to_results
+
+# What it wrote: each sample's variant calls, in the emulator's S3.
+python - <<'PY'
+import boto3
+listed = boto3.client("s3", endpoint_url="http://127.0.0.1:5055").list_objects_v2(Bucket="omics-demo", Prefix="runs/")
+print("\n".join(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".vcf")))
+PY
 # [END run_offline]

@@ -106,5 +106,6 @@ def test_the_getting_started_offline_recipe_runs_the_first_dag(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "DagRun Finished: dag_id=omics_sequencer_to_results" in done.stdout + done.stderr
-    assert re.search(r"dag_id=omics_sequencer_to_results.*state=success", done.stdout + done.stderr)
+    assert re.search(r"DagRun Finished: dag_id=omics_sequencer_to_results.*state=success", done.stdout + done.stderr)
+    written = re.findall(r"^runs/\d+/out/call_variants/(\w+)\.vcf$", done.stdout, re.M)
+    assert sorted(written) == ["NA12878", "NA12891", "NA12892", "NA24385"]
