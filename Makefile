@@ -98,6 +98,7 @@ docs: $(STAMP) browser
 # A headless browser for the docs check: Debian's Chromium where none is there (CHROMIUM=... names another).
 browser:
 	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  command -v google-chrome >/dev/null || \
 	  { command -v apt-get >/dev/null && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
 	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }; } || \
 	  { echo "make docs needs Chromium: install it, or set CHROMIUM to a Chrome or Chromium binary"; exit 1; }

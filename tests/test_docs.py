@@ -84,7 +84,8 @@ def test_links_into_the_docs_site_name_its_pages():
 
 
 def test_the_readme_dag_is_the_tested_first_dag():
-    """The README's complete example is the getting-started DAG, which tests/test_example_dags.py runs."""
+    """The README's complete example is the getting-started DAG, which the tests run (the offline recipe below, and
+    tests/test_example_dags.py on the other Airflow versions)."""
     source = (ROOT / "example_dags" / "omics_sequencer_to_results.py").read_text()
     tested = source.split("# [START first_dag]\n")[1].split("# [END first_dag]")[0]
     readme = (ROOT / "README.md").read_text()
