@@ -102,6 +102,32 @@ def s3(emulator):
     return client
 
 
+# [START eventbridge_fixture]
+@pytest.fixture
+def omics_events(emulator):
+    """The HealthOmics events on the default bus from now on, as a rule would send them to an SQS queue;
+    call it to drain the queue (each call returns what arrived since the last)."""
+    sqs, events = _client(emulator, "sqs"), _client(emulator, "events")
+    queue = sqs.create_queue(QueueName="omics-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="omics-events", EventPattern=json.dumps({"source": ["aws.omics"]}))
+    events.put_targets(Rule="omics-events", Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    def received() -> list[dict]:
+        found = []
+        while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            found += [json.loads(message["Body"]) for message in messages]
+            sqs.delete_message_batch(
+                QueueUrl=queue, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages]
+            )
+        return found
+
+    return received
+
+
+# [END eventbridge_fixture]
+
+
 # [START airflow_db_fixture]
 @pytest.fixture(scope="session")
 def airflow_db():

@@ -8,6 +8,12 @@ tour (``tests/tour.py``) makes every call once against the emulator; for each re
 the service returned is in the emulator's answer to the same operation, in the same format (ids, ARNs,
 S3 URIs, timestamps, types). What differs on purpose, or because the recording caught another moment
 of the job, is listed in ``EXPLAINED`` with the reason.
+
+``tests/corpus/events/``: the EventBridge events the service sends when things change status: the detail
+fields of each detail type in EventBridge's schema registry (``schema-*``), an event AWS quotes in a sample
+(``recorded-*``), and what AWS's own consumers read of them (``consumer-*``). The tour runs with a rule
+that sends every ``aws.omics`` event to an SQS queue, as a user's rule would, and the events the queue
+gets are held against them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ROLE_ARN
-from shapes import answer_shape, paths, same_kind
+from shapes import answer_shape, paths, same_kind, shape_of
 from tour import run_tour, workflow_zip
 from waiting import status_in, until
 
@@ -27,7 +33,7 @@ from airflow_provider_omics.jobs import JOB_KINDS
 from airflow_provider_omics.service_model import service_model
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-RECORDS = [json.loads(path.read_text()) | {"file": path.name} for path in sorted(CORPUS.glob("*/*.json"))]
+RECORDS = [json.loads(path.read_text()) | {"file": path.name} for path in sorted(CORPUS.glob("aws-cli/*.json"))]
 
 # (operation, path): why the emulator's answer differs there. A difference not listed fails the test.
 MODEL_NOW = "botocore's model, which every SDK parses, has no such member today; the CLI example is older"
@@ -149,3 +155,94 @@ def test_the_emulator_fails_where_the_service_was_recorded_failing_and_in_its_wo
     assert re.search(record["message"], error["Error"]["Message"]), (error["Error"]["Message"], record["source"])
     modelled = {s.name: s.metadata.get("error", {}).get("httpStatusCode") for s in service_model().error_shapes}
     assert error["ResponseMetadata"]["HTTPStatusCode"] == modelled[record["code"]]
+
+
+EVENTS = {path.stem: json.loads(path.read_text()) for path in sorted((CORPUS / "events").glob("*.json"))}
+SCHEMAS = {
+    record["detail-type"]: set(record["detail"]) for name, record in EVENTS.items() if name.startswith("schema-")
+}
+# what AWS's own consumers of the events read: the service sends it, whether the schema lists it or not
+READ = {record["detail-type"]: set(record["reads"]) for name, record in EVENTS.items() if name.startswith("consumer-")}
+NO_JOB_ARN = "no source shows an analytics import job's ARN (the API gives the jobs none); the emulator sends none"
+# (detail type, detail field): why the emulator's events leave out a field the schema has
+EVENT_FIELDS_EXPLAINED = {
+    ("Variant Import Job Status Change", "arn"): NO_JOB_ARN,
+    ("Annotation Import Job Status Change", "arn"): NO_JOB_ARN,
+}
+# (recorded event, path): why the emulator's event differs there
+EVENT_EXPLAINED = {
+    ("recorded-RunStatusChange", "id"): "the sample masked the event id (4c338660-...-aakjhfjkaf is not a UUID)",
+}
+
+
+def test_the_event_corpus_cites_its_sources():
+    assert len(SCHEMAS) >= 12
+    for record in EVENTS.values():
+        assert record["source"]["url"].startswith("https://github.com/"), record
+        assert len(record["source"]["commit"]) == 40
+
+
+def test_the_emulator_sends_the_services_events_in_the_recorded_shapes(omics, s3, omics_events):
+    run_tour(omics, s3)
+    by_type: dict[str, list[dict]] = {}
+    for event in omics_events():
+        assert event["source"] == "aws.omics" and event["account"] == "123456789012", event
+        assert event["detail-type"] in SCHEMAS, f"an event the service does not send: {event}"
+        by_type.setdefault(event["detail-type"], []).append(event)
+    unexplained = []
+    for detail_type, fields in SCHEMAS.items():
+        sent = by_type.get(detail_type, [])
+        assert sent, f"no {detail_type} event"
+        keys = set().union(*(event["detail"] for event in sent))
+        read = READ.get(detail_type, set())
+        assert keys <= fields | read, f"{detail_type}: fields the service does not send: {keys - fields - read}"
+        assert read <= keys, f"{detail_type}: fields AWS's samples read are missing: {read - keys}"
+        unexplained += [
+            f"{detail_type}: {field} missing"
+            for field in fields - keys
+            if (detail_type, field) not in EVENT_FIELDS_EXPLAINED
+        ]
+        assert all(event["detail"]["omicsVersion"] == "1.0.0" for event in sent)
+    for name, record in EVENTS.items():
+        if name.startswith("recorded-"):
+            shapes = [shape_of(event) for event in by_type[record["detail-type"]]]
+            unexplained += [
+                f"{name} {path}: {what}"
+                for path, what in differences(record["shape"], shapes)
+                if (name, path) not in EVENT_EXPLAINED
+            ]
+    assert unexplained == [], "\n".join(unexplained)
+
+
+def test_the_provider_knows_every_status_the_services_events_were_seen_with():
+    """Each status a recorded event or AWS's own consumer of events names is one the job table knows."""
+    kinds = {"Run Status Change": JOB_KINDS["run"], "Read Set Status Change": JOB_KINDS["read_set"]}
+    checked = 0
+    for record in EVENTS.values():
+        statuses = record.get("statuses") or [record.get("shape", {}).get("detail", {}).get("status")]
+        for status in filter(None, statuses):
+            kind = kinds[record["detail-type"]]
+            assert status in kind.success_states | kind.failure_states | kind.intermediate_states, (status, record)
+            checked += 1
+    assert checked >= 9
+
+
+MANIFEST_FIELDS = json.loads((CORPUS / "manifests" / "consumer-monitoring-sample.json").read_text())
+
+
+def test_a_run_manifest_has_every_field_awss_monitoring_sample_reads(emulator, omics, logs):
+    """A failed run's manifest: a completed and a failed task, then the run; together, every field of each line
+    the sample types (a failed line carries failureReason and statusMessage)."""
+    emulator.add_outcome("run", "failing", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR", task="call_variants")
+    workflow = omics.create_workflow(name="wf", definitionZip=workflow_zip(), requestId="wf")["id"]
+    until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
+    run = omics.start_run(workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", name="failing")
+    described = until(lambda: omics.get_run(id=run["id"]), status_in("FAILED"))
+    stream = f"manifest/run/{run['id']}/{described['uuid']}"
+    found = logs.get_log_events(logGroupName="/aws/omics/WorkflowLog", logStreamName=stream, startFromHead=True)
+    lines = [json.loads(event["message"]) for event in found["events"]]
+    tasks, (run_line,) = lines[:-1], lines[-1:]
+    assert ":run/" in run_line["arn"] and all(":task/" in task["arn"] for task in tasks)
+    assert set(MANIFEST_FIELDS["run"]) - set(run_line) == set()
+    assert set(MANIFEST_FIELDS["task"]) - set().union(*tasks) == set()
+    assert {task["run"] for task in tasks} == {described["arn"]} and run_line["workflow"].endswith(f"/{workflow}")

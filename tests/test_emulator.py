@@ -328,6 +328,22 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
     assert engine[-1] == f"Run {run['id']} failed: OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory"
 
 
+def test_a_run_announces_each_status_on_eventbridge_without_anyone_polling(omics, omics_events, workflow_id):
+    """A rule's queue gets the run's events as they happen: nothing asks the emulator about the run."""
+    run = omics.start_run(workflowId=workflow_id, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="ev")
+    events: list[dict] = []
+
+    def run_events() -> list[dict]:
+        events.extend(e for e in omics_events() if e["detail-type"] == "Run Status Change")
+        return events
+
+    until(run_events, lambda found: found and found[-1]["detail"]["status"] == "COMPLETED")
+    assert [e["detail"]["status"] for e in events] == ["PENDING", "STARTING", "RUNNING", "COMPLETED"]
+    assert {(e["detail"]["runId"], e["detail"]["arn"]) for e in events} == {(run["id"], run["arn"])}
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+    assert all(e["resources"] == [run["arn"]] for e in events)
+
+
 def test_start_run_enforces_the_parameter_template(omics):
     template = {"sample_name": {"description": "sample"}, "reads": {"optional": False}, "depth": {"optional": True}}
     workflow = omics.create_workflow(

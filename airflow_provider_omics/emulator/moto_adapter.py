@@ -1,9 +1,11 @@
-"""Every use of moto's internals, in one place: its S3 and CloudWatch Logs backends, its WSGI app, its reset.
+"""Every use of moto's internals, in one place: its S3, CloudWatch Logs and EventBridge backends, its WSGI
+app, its reset.
 
 moto serves the other AWS services to the emulator in the same process, and the emulator reaches into it
 where moto's public API has no door: reading a range of an object without copying it, writing an object
-part by part into moto's spooled file, resetting every backend. Those are private attributes of moto's
-classes (``FakeKey._value_buffer``, ``FakeKey._etag``, ``moto.moto_api._internal``), checked on the moto
+part by part into moto's spooled file, resetting every backend, delivering events as EventBridge does.
+Those are private attributes of moto's classes (``FakeKey._value_buffer``, ``FakeKey._etag``,
+``moto.moto_api._internal``, ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``), checked on the moto
 version below; ``tests/test_emulator.py`` fails on another, so an upgrade is checked here first.
 """
 
@@ -25,6 +27,20 @@ def logs_backend(account_id: str, region: str) -> Any:
     from moto.logs.models import logs_backends
 
     return logs_backends[account_id][region]
+
+
+def put_event(account_id: str, region: str, entry: dict[str, Any]) -> None:
+    """One ``PutEvents`` entry on moto's EventBridge default bus: its rules deliver it (SQS, Logs, ...)."""
+    from moto.events.models import EventTemplateParser, events_backends
+
+    # EventBridge delivers the account with every event; moto's template for a target without an input
+    # transformer leaves it out. Put it back, so a rule's SQS queue gets what the service's would.
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"source": "<source>",', '"source": "<source>", "account": "<account>",'
+        )
+    events_backends[account_id][region].put_events([entry])
 
 
 def read_range(key: Any, start: int, length: int) -> bytes:

@@ -140,6 +140,8 @@ class OmicsEmulator:
         served = Link(self.app, link_mbps, link_rtt_ms) if link_mbps or link_rtt_ms else self.app
         self._server = make_server(host, port, served, threaded=True, request_handler=_QuietHandler)
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._clock = threading.Thread(target=self._keep_time, name="omics-emulator-clock", daemon=True)
 
     @property
     def endpoint_url(self) -> str:
@@ -160,14 +162,27 @@ class OmicsEmulator:
         )
 
     def start(self) -> OmicsEmulator:
+        self._clock.start()
         self._thread = threading.Thread(target=self._server.serve_forever, name="omics-emulator", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        self._clock.start()
         self._server.serve_forever()
 
+    def _keep_time(self) -> None:
+        """Jobs move when their time comes, not only when a request asks: the service's EventBridge events
+        go out as things change, whether or not anybody is polling."""
+        while not self._stopped.wait(min(max(self.backend.step_seconds / 4, 0.05), 1.0)):
+            try:
+                with self.backend.lock:
+                    self.backend.advance()
+            except Exception:  # a bug in a model: the next request meets it too, and says so
+                log.exception("the emulator's clock failed to advance")
+
     def stop(self) -> None:
+        self._stopped.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

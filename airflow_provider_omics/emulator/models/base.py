@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import moto_adapter
+from .events import status_event
 
 ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs and S3 agree
 
@@ -154,8 +155,9 @@ class _Step:
 class BaseBackend:
     """Tables of records by kind, and a clock that moves jobs through their statuses.
 
-    Jobs advance lazily: every request first applies the transitions whose time has come, in order,
-    so state is the same whether a test polls every millisecond or once a minute.
+    Every request first applies the transitions whose time has come, in order, each at the time it was
+    due, so state is the same whether a test polls every millisecond or once a minute; the server's clock
+    thread applies them too, so a job's EventBridge events go out when nobody polls.
     """
 
     def __init__(self, region: str = "us-east-1", step_seconds: float = 2.0) -> None:
@@ -195,10 +197,12 @@ class BaseBackend:
 
     def add(self, kind: str, record: Record, key: str = "id") -> Record:
         record["_key"] = record[key]
+        record["_kind"] = kind
         record["_seq"] = next(self._created)  # creation order: what list pages are cut by
+        self.table(kind)[record[key]] = record
         if "status" in record:
             record["_transitions"] = [{"status": record["status"], "time": time.time()}]
-        self.table(kind)[record[key]] = record
+            self.announce(record, time.time())
         return record
 
     def get(self, kind: str, ident: str, what: str | None = None) -> Record:
@@ -330,7 +334,8 @@ class BaseBackend:
     ) -> None:
         # ``at``: when a scheduled step was due. The clock is lazy, so that is earlier than now.
         stamp = datetime.fromtimestamp(at, UTC) if at is not None else now()
-        if record.get("status") != status:
+        changed = record.get("status") != status
+        if changed:
             record.setdefault("_transitions", []).append({"status": status, "time": stamp.timestamp()})
         record["status"] = status
         if message is not None:
@@ -344,6 +349,14 @@ class BaseBackend:
             for field_name in ("completionTime", "stopTime"):
                 if field_name in record:
                     record[field_name] = stamp
+        if changed:
+            self.announce(record, stamp.timestamp())
+
+    def announce(self, record: Record, at: float) -> None:
+        """Put the event the service sends for the status ``record`` entered at ``at`` on the default bus."""
+        entry = status_event(record.get("_kind", ""), record, self, at)
+        if entry is not None:
+            moto_adapter.put_event(ACCOUNT_ID, self.region, entry)
 
     def transition(self, kind: str, ident: str, status: str, message: str | None, reason: str | None) -> Record:
         """Move one record now, as if someone acted in the console: its remaining plan is dropped."""

@@ -78,11 +78,13 @@ def _seconds(record: Record) -> float:
     return round((stop - start).total_seconds(), 3) if start and stop else 0.0
 
 
-def task_line(region: str, task: Record, used: dict[str, float]) -> dict[str, Any]:
+def task_line(region: str, task: Record, used: dict[str, float], run_arn: str, workflow_arn: str) -> dict[str, Any]:
     line: dict[str, Any] = {
         "arn": f"arn:aws:omics:{region}:{ACCOUNT_ID}:task/{task['taskId']}",
         "uuid": task["uuid"],
         "name": task["name"],
+        "run": run_arn,
+        "workflow": workflow_arn,
         "status": task["status"],
         "cpus": task["cpus"],
         "memory": task["memory"],
@@ -109,7 +111,7 @@ def task_line(region: str, task: Record, used: dict[str, float]) -> dict[str, An
     return line
 
 
-def run_line(region: str, run: Record, workflow_arn: str) -> dict[str, Any]:
+def run_line(region: str, run: Record, workflow: Record) -> dict[str, Any]:
     arn = f"arn:aws:omics:{region}:{ACCOUNT_ID}"
     static = run.get("storageType") == "STATIC"
     reserved = float(run.get("storageCapacity") or 0) if static else DYNAMIC_STORAGE_GIB
@@ -118,13 +120,15 @@ def run_line(region: str, run: Record, workflow_arn: str) -> dict[str, Any]:
         "uuid": run["uuid"],
         "name": run.get("name"),
         "status": run["status"],
-        "workflow": workflow_arn,
+        "workflow": workflow["arn"],
         "digest": run.get("digest"),
         "roleArn": run.get("roleArn"),
         "startedBy": run.get("startedBy"),
         "outputUri": run.get("outputUri"),
         "runOutputUri": run.get("runOutputUri"),
-        "parameters": run.get("parameters"),
+        "parameters": run.get("parameters") or {},
+        "parameterTemplate": workflow.get("parameterTemplate"),
+        "resourceDigests": run.get("resourceDigests"),
         "storageType": run.get("storageType"),
         "logLevel": run.get("logLevel"),
         "retentionMode": run.get("retentionMode"),
@@ -143,7 +147,7 @@ def run_line(region: str, run: Record, workflow_arn: str) -> dict[str, Any]:
     if static:
         line["storageCapacity"] = run.get("storageCapacity")
     if run.get("workflowVersionName"):
-        line["workflowVersion"] = f"{workflow_arn}/version/{run['workflowVersionName']}"
+        line["workflowVersion"] = f"{workflow['arn']}/version/{run['workflowVersionName']}"
     if run.get("runGroupId"):
         line["runGroup"] = f"{arn}:runGroup/{run['runGroupId']}"
     if run.get("cacheId"):
@@ -154,7 +158,7 @@ def run_line(region: str, run: Record, workflow_arn: str) -> dict[str, Any]:
 
 
 def manifest(
-    region: str, run: Record, tasks: list[Record], workflow_arn: str, profiles: list[UsageProfile]
+    region: str, run: Record, tasks: list[Record], workflow: Record, profiles: list[UsageProfile]
 ) -> list[str]:
     """The manifest's lines: each task (used as the first profile that matches it says), then the run."""
 
@@ -162,5 +166,5 @@ def manifest(
         profile = next((p for p in profiles if p.matches(run, task)), None)
         return profile.used(task) if profile else default_usage(task)
 
-    lines = [task_line(region, task, used(task)) for task in tasks] + [run_line(region, run, workflow_arn)]
-    return [json.dumps(line) for line in lines]
+    lines = [task_line(region, task, used(task), run["arn"], workflow["arn"]) for task in tasks]
+    return [json.dumps(line) for line in [*lines, run_line(region, run, workflow)]]

@@ -267,9 +267,9 @@ class RunModel(WorkflowModel):
         """The run manifest (``manifest.py``) as the run ends (``run``: as it is then): each task, then the run."""
         workflow = self.table("workflow").get(run["workflowId"]) or {}
         tasks = self.records("run_task", runId=run["id"])
-        workflow_arn = workflow.get("arn") or self.arn(f"workflow/{run['workflowId']}")
+        workflow = {**workflow, "arn": workflow.get("arn") or self.arn(f"workflow/{run['workflowId']}")}
         ended = {**run, "stopTime": run.get("stopTime") or self.step_moment()}
-        lines = manifest(self.region, ended, tasks, workflow_arn, self.usage_profiles)
+        lines = manifest(self.region, ended, tasks, workflow, self.usage_profiles)
         self.run_logs.write(manifest_stream(run["id"], run["uuid"]), lines)
 
     def _limit_duration(self, run: Record) -> None:
@@ -290,7 +290,7 @@ class RunModel(WorkflowModel):
         """A task ends well: its declared outputs are written under the run's output URI."""
         if task["status"] == "COMPLETED":  # a cache hit
             return f"Task {task['name']} ({task['taskId']}) completed from the cache"
-        task.update(status="COMPLETED", stopTime=now())
+        self.set_status(task, "COMPLETED", final=True, at=self.step_time)
         self.run_logs.write(task_stream(run["id"], task["taskId"]), [f"Task {task['name']} completed: exit code 0"])
         params = _flat_parameters(run.get("parameters"))
         names = [_fill(output, params, default=task["name"]) for output in task["_outputs"]]
@@ -347,8 +347,8 @@ class RunModel(WorkflowModel):
         for task in running:
             if task is failing:
                 before_failing = False
-                task.update(status="FAILED", stopTime=now(), failureReason=record.get("failureReason") or "")
-                task.update(statusMessage=record.get("statusMessage") or "")
+                message, reason_ = record.get("statusMessage") or "", record.get("failureReason") or ""
+                self.set_status(task, "FAILED", message, reason_, final=True, at=self.step_time)
                 lines = (rule.log_lines if rule and rule.log_lines else None) or [reason or "task failed"]
                 stream = task_stream(record["id"], task["taskId"])
                 self.run_logs.write(stream, [*lines, f"Task {task['name']} failed: exit code 1"])
@@ -356,7 +356,7 @@ class RunModel(WorkflowModel):
             elif before_failing:
                 engine.append(self._complete_task(record, task))
             else:
-                task.update(status="CANCELLED", stopTime=now())
+                self.set_status(task, "CANCELLED", final=True, at=self.step_time)
                 engine.append(f"Task {task['name']} ({task['taskId']}) cancelled")
         if record["status"] == "FAILED":
             self._cache_completed_tasks(run)

@@ -168,7 +168,7 @@ class StoreJobModel(ReadSetModel):
         for item in job["sources"]:
             read_set = self.table("read_set").get(item["readSetId"])
             if read_set and read_set["status"] == "ARCHIVED":
-                read_set["status"] = "ACTIVATING"
+                self.set_status(read_set, "ACTIVATING", at=self.step_time)
 
     def _finish_activation(self, job: Record) -> str:
         for item in job["sources"]:
@@ -176,7 +176,7 @@ class StoreJobModel(ReadSetModel):
             if read_set is None or read_set["sequenceStoreId"] != job["sequenceStoreId"]:
                 item.update(status="FAILED", statusMessage=f"Read set {item['readSetId']} not found")
             else:
-                read_set["status"] = "ACTIVE"
+                self.set_status(read_set, "ACTIVE", at=self.step_time)
                 item.update(status="FINISHED", statusMessage="")
         status, job["statusMessage"] = _summarize(job["sources"], "FINISHED", "FAILED", "read sets")
         return status
