@@ -161,8 +161,15 @@ EVENTS = {path.stem: json.loads(path.read_text()) for path in sorted((CORPUS / "
 SCHEMAS = {
     record["detail-type"]: set(record["detail"]) for name, record in EVENTS.items() if name.startswith("schema-")
 }
-# what AWS's own consumers of the events read: the service sends it, whether the schema lists it or not
-READ = {record["detail-type"]: set(record["reads"]) for name, record in EVENTS.items() if name.startswith("consumer-")}
+# what AWS's own consumers of the events read, and the statuses they act on: the service sends them
+CONSUMERS = [record for name, record in EVENTS.items() if name.startswith("consumer-")]
+READ = {record["detail-type"]: set(record["reads"]) for record in CONSUMERS}
+ACTED_ON = {record["detail-type"]: set(record["statuses"]) for record in CONSUMERS}
+# of those statuses, the ones the tour brings things to
+ACTED_ON_IN_THE_TOUR = {
+    "Read Set Status Change": {"ACTIVE", "DELETED"},
+    "Run Status Change": {"COMPLETED", "CANCELLED"},
+}
 NO_JOB_ARN = "no source shows an analytics import job's ARN (the API gives the jobs none); the emulator sends none"
 # (detail type, detail field): why the emulator's events leave out a field the schema has
 EVENT_FIELDS_EXPLAINED = {
@@ -203,6 +210,9 @@ def test_the_emulator_sends_the_services_events_in_the_recorded_shapes(omics, s3
             if (detail_type, field) not in EVENT_FIELDS_EXPLAINED
         ]
         assert all(event["detail"]["omicsVersion"] == "1.0.0" for event in sent)
+        acted_on = ACTED_ON_IN_THE_TOUR.get(detail_type, set())
+        assert acted_on <= ACTED_ON.get(detail_type, set())  # the tour list names only what consumers act on
+        assert acted_on <= {event["detail"]["status"] for event in sent}, f"{detail_type}: {acted_on} not all sent"
     for name, record in EVENTS.items():
         if name.startswith("recorded-"):
             shapes = [shape_of(event) for event in by_type[record["detail-type"]]]

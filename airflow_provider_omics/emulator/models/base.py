@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import moto_adapter
+from ..kinds import DESCRIBED_BY, statuses
 from .events import status_event
 
 ACCOUNT_ID = "123456789012"  # moto's default account, so ARNs and S3 agree
@@ -224,6 +225,8 @@ class BaseBackend:
         record = self.get(kind, ident, what)
         del self.table(kind)[ident]
         self.cancel_steps(kind, ident)
+        if kind in DESCRIBED_BY and "DELETED" in statuses(kind):  # its last status, and its last event
+            self.set_status(record, "DELETED", final=True)
         return record
 
     def once(self, operation: str, token: str | None, create: Callable[[], Record]) -> Record:
