@@ -174,10 +174,9 @@ class OmicsEmulator:
     def _keep_time(self) -> None:
         """Jobs move when their time comes, not only when a request asks: the service's EventBridge events
         go out as things change, whether or not anybody is polling."""
-        while not self._stopped.wait(min(max(self.backend.step_seconds / 4, 0.05), 1.0)):
+        while not self._stopped.wait(min(max(self.backend.step_seconds / 4, 0.25), 1.0)):
             try:
-                with self.backend.lock:
-                    self.backend.advance()
+                self.backend.advance_if_due()
             except Exception:  # a bug in a model: the next request meets it too, and says so
                 log.exception("the emulator's clock failed to advance")
 

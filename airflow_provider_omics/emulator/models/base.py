@@ -289,6 +289,12 @@ class BaseBackend:
     def cancel_steps(self, kind: str, ident: str) -> None:
         self.steps = [s for s in self.steps if not (s.kind == kind and s.ident == ident)]
 
+    def advance_if_due(self) -> None:
+        """``advance``, when a step's time has come (the clock thread's tick: nothing to do most of the time)."""
+        with self.lock:
+            if self.steps and self.steps[0].due <= time.time():
+                self.advance()
+
     def advance(self) -> None:
         now_ = time.time()
         while self.steps and self.steps[0].due <= now_:
