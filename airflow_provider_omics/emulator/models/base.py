@@ -202,8 +202,9 @@ class BaseBackend:
         record["_seq"] = next(self._created)  # creation order: what list pages are cut by
         self.table(kind)[record[key]] = record
         if "status" in record:
-            record["_transitions"] = [{"status": record["status"], "time": time.time()}]
-            self.announce(record, time.time())
+            created = time.time()
+            record["_transitions"] = [{"status": record["status"], "time": created}]
+            self.announce(record, created)
         return record
 
     def get(self, kind: str, ident: str, what: str | None = None) -> Record:

@@ -347,8 +347,8 @@ class RunModel(WorkflowModel):
         for task in running:
             if task is failing:
                 before_failing = False
-                message, reason_ = record.get("statusMessage") or "", record.get("failureReason") or ""
-                self.set_status(task, "FAILED", message, reason_, final=True, at=self.step_time)
+                message, why = record.get("statusMessage") or "", record.get("failureReason") or ""
+                self.set_status(task, "FAILED", message, why, final=True, at=self.step_time)
                 lines = (rule.log_lines if rule and rule.log_lines else None) or [reason or "task failed"]
                 stream = task_stream(record["id"], task["taskId"])
                 self.run_logs.write(stream, [*lines, f"Task {task['name']} failed: exit code 1"])
