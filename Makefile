@@ -1,51 +1,71 @@
-# Everything a new user needs, from a fresh clone with only Python 3.11 and pip:
-#   make test          installs into .venv and runs ruff, mypy and pytest on the newest Airflow
-#   make demo          installs into .venv and runs the example genomics pipeline against the local emulator
-#   make test-matrix   the whole suite on every supported Airflow (2.11, 3.0, newest), one virtualenv each
-#   make package       builds the sdist and wheel, installs the wheel in a clean virtualenv and checks it
-#   make docs          builds the documentation site (docs/_build/html) with warnings as errors, and checks it
-#                      in headless Chromium (installed from Debian's packages where missing): screenshots, search
-#   make system-test   the system test DAG on your AWS account (settings from the environment: docs/concepts/evidence.md)
-#   make tools         aws-healthomics-tools (AWS's own client) in .venv-tools: the tests and benchmarks run it
-#   make bench         the benchmarks (about 90 minutes; BENCH_ARGS=--quick for a few): figures, no asserts
-#   make constraints   re-resolves the pinned constraint files in constraints/ from PyPI
+# Everything a new user needs, from a fresh clone with only Python 3.11+ and pip:
+#   make test           installs into .venv and runs ruff, mypy and pytest on the newest Airflow
+#   make demo           installs into .venv and runs the example genomics pipeline against the local emulator
+#   make test-matrix    the stacks users have: each Amazon MWAA image (Python 3.12, MWAA's own constraint file,
+#                       the provider from its built wheel) and the newest Airflow, one virtualenv each
+#   make test-mwaa-3.0.6  one of them (.venv-mwaa-3.0.6)
+#   make release-check  sdist and wheel, twine check, the wheel installed into each MWAA stack and listed there
+#   make docs           builds the documentation site (docs/_build/html) with warnings as errors, and checks it
+#                       in headless Chromium (installed from Debian's packages where missing): screenshots, search
+#   make system-test    the system test DAG on your AWS account (settings from the environment: docs/concepts/evidence.md)
+#   make tools          aws-healthomics-tools (AWS's own client) in .venv-tools: the tests and benchmarks run it
+#   make bench          the benchmarks (about 90 minutes; BENCH_ARGS=--quick for a few): figures, no asserts
+#   make constraints    re-resolves constraints/airflow-3.3.txt (the newest stack) from PyPI
+#   make mwaa-constraints  fetches MWAA's constraint files again (needs GitHub; MWAA_REF=<commit> for another)
+#   make model          ships the omics service model of .venv's botocore in the package (shipped_model.py)
 PYTHON ?= python3
-# Airflow 3.0 is tested on Python 3.12 where the machine has one that runs (as Amazon MWAA runs it),
-# else on $(PYTHON). A pyenv shim can exist and still refuse to run, so each candidate is tried.
-PYTHON_3_12 := $(or $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
-	"$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done),$(PYTHON))
+# Amazon MWAA runs Python 3.12 on every image. A pyenv shim can exist and still refuse to run, so each
+# candidate is tried.
+PYTHON_3_12 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	"$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done)
+NEED_3_12 = @[ -n "$(PYTHON_3_12)" ] || { echo "Amazon MWAA runs Python 3.12: install it (pyenv install 3.12) first"; exit 1; }
+# The newest Airflow with the newest libraries (.venv, constraints/airflow-$(NEWEST).txt), and the Airflow
+# versions Amazon MWAA runs (constraints/mwaa/<version>.txt, MWAA's files as AWS ships them).
 NEWEST := 3.3
-VERSIONS := 2.11 3.0 $(NEWEST)
-python_for = $(if $(filter 3.0,$(1)),$(PYTHON_3_12),$(PYTHON))
-# What each version resolves from (make constraints). Airflow 3.0.6 breaks with what was released after
-# it: every task-API call answers 422 with the newer FastAPI stack, and ObjectStoragePath refuses every
-# protocol with universal-pathlib 0.3. Pin what it was released with.
-spec_2.11 := "apache-airflow==2.11.*"
-spec_3.0 := "apache-airflow==3.0.6" "fastapi==0.117.1" "starlette==0.48.0" "pydantic==2.11.9" "cadwyn==5.4.6" "universal-pathlib==0.2.6"
-spec_$(NEWEST) := "apache-airflow==$(NEWEST).*"
-# make demo AIRFLOW_VERSION=2.11 runs the example pipeline on that version's virtualenv.
+MWAA := 2.11.2 3.0.6 3.2.1 3.3.1
+MWAA_OLDEST := 2.11.2 3.0.6
+# make demo AIRFLOW_VERSION=3.0.6 runs the example pipeline on that MWAA stack.
 AIRFLOW_VERSION ?= $(NEWEST)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' airflow_provider_omics/__init__.py)
+WHEEL := dist/airflow_provider_omics-$(VERSION)-py3-none-any.whl
+SOURCES := pyproject.toml $(shell find airflow_provider_omics -type f -not -path "*/__pycache__/*")
 
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST := pytest -q -p no:cacheprovider
+# Tests run in parallel, each worker with its own emulator and AIRFLOW_HOME (four: most of a test is waiting
+# on a job or an Airflow process, so two cores keep four busy); the 15 slowest are printed.
+TEST_WORKERS ?= 4
+PYTEST := pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
+# Where the whole suite runs: the newest stack and the oldest MWAA images (the oldest Airflow, the oldest
+# libraries). On the others: what users run on them, the example DAGs, the DAG tests and the real scheduler.
+STACK_TESTS := tests/test_stacks.py tests/test_example_dags.py tests/test_system.py tests/test_recipes.py tests/test_in_airflow.py
 
-.PHONY: test lint typecheck pytest demo test-matrix package bench constraints clean tools system-test docs browser
+.PHONY: test lint typecheck pytest demo test-matrix test-newest release-check bench constraints mwaa-constraints \
+	model clean tools system-test docs browser
 
-# The development environment: the newest Airflow, with the linters.
+# The development environment: the newest Airflow with the newest libraries, and the linters.
 $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints/airflow-$(NEWEST).txt -e ".[dev]"
 	touch $(STAMP)
 
-# One test environment per supported Airflow, from its constraint file (kept: not an intermediate file).
-.PRECIOUS: .venv-%/.installed
-.venv-%/.installed: pyproject.toml constraints/airflow-%.txt
-	$(call python_for,$*) -m venv .venv-$*
-	.venv-$*/bin/pip install --quiet --upgrade pip
-	.venv-$*/bin/pip install --quiet -c constraints/airflow-$*.txt -e ".[test]"
+# The wheel users install; the MWAA stacks test it, not the source tree.
+$(WHEEL): $(SOURCES)
+	rm -f dist/*.whl
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# One virtualenv per Amazon MWAA image, as AWS ships it: Python 3.12, MWAA's constraint file unchanged,
+# Airflow at the image's version; the provider's requirements and the test tools resolve inside that file,
+# so a pin the provider would move fails here. Kept (not an intermediate file); the wheel is put in afresh
+# by each test run.
+.PRECIOUS: .venv-mwaa-%/.installed
+.venv-mwaa-%/.installed: constraints/mwaa/%.txt pyproject.toml | $(WHEEL)
+	$(NEED_3_12)
+	rm -rf .venv-mwaa-$* && $(PYTHON_3_12) -m venv .venv-mwaa-$*
+	.venv-mwaa-$*/bin/pip install --quiet --upgrade pip
+	.venv-mwaa-$*/bin/pip install --quiet -c constraints/mwaa/$*.txt "apache-airflow==$*" "$(WHEEL)[test]"
 	touch $@
 
 # AWS's own HealthOmics client, in a virtualenv of its own (its plotting stack is not Airflow's): the tests
@@ -72,21 +92,26 @@ pytest: $(STAMP) $(TOOLS)
 
 test: lint typecheck pytest
 
-test-$(NEWEST): $(STAMP) $(TOOLS)
-	@echo "=== Airflow $$($(BIN)/python -c 'import airflow; print(airflow.__version__)') on $$($(BIN)/python -V)"
+test-newest: $(STAMP) $(TOOLS)
+	@echo "=== the newest: Airflow $$($(BIN)/python -c 'import airflow; print(airflow.__version__)') on $$($(BIN)/python -V)"
 	$(BIN)/$(PYTEST)
 
-test-%: .venv-%/.installed $(TOOLS)
-	@echo "=== Airflow $$(.venv-$*/bin/python -c 'import airflow; print(airflow.__version__)') on $$(.venv-$*/bin/python -V)"
-	.venv-$*/bin/$(PYTEST)
+test-mwaa-%: .venv-mwaa-%/.installed $(WHEEL) $(TOOLS)
+	.venv-mwaa-$*/bin/pip install --quiet --no-deps --force-reinstall $(WHEEL)
+	@echo "=== Amazon MWAA $*: Airflow $$(.venv-mwaa-$*/bin/python -c 'import airflow; print(airflow.__version__)')," \
+	  "botocore $$(.venv-mwaa-$*/bin/python -c 'import botocore; print(botocore.__version__)') on $$(.venv-mwaa-$*/bin/python -V)"
+	.venv-mwaa-$*/bin/$(PYTEST) $(if $(filter $*,$(MWAA_OLDEST)),,$(STACK_TESTS))
 
-test-matrix: $(addprefix test-,$(VERSIONS))
+test-matrix: $(addprefix test-mwaa-,$(MWAA)) test-newest
 
-demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-$(AIRFLOW_VERSION)/.installed)
-	$(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(BIN),.venv-$(AIRFLOW_VERSION)/bin)/python scripts/demo.py
+# make demo AIRFLOW_VERSION=3.0.6: the example pipeline on that MWAA stack (the provider from its wheel).
+demo: $(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(STAMP),.venv-mwaa-$(AIRFLOW_VERSION)/.installed $(WHEEL))
+	$(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),,.venv-mwaa-$(AIRFLOW_VERSION)/bin/pip install --quiet --no-deps --force-reinstall $(WHEEL))
+	$(if $(filter $(NEWEST),$(AIRFLOW_VERSION)),$(BIN),.venv-mwaa-$(AIRFLOW_VERSION)/bin)/python scripts/demo.py
 
-package: $(STAMP)
-	$(BIN)/python scripts/check_package.py
+release-check: $(STAMP)
+	$(NEED_3_12)
+	PYTHON_3_12=$(PYTHON_3_12) $(BIN)/python scripts/check_package.py $(MWAA)
 
 # The site: Sphinx with warnings as errors (every reference between pages and into the code checked),
 # then scripts/check_docs.py reads it in a browser. CI has no network: no external links are followed.
@@ -112,15 +137,25 @@ bench: $(STAMP) $(TOOLS)
 	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/analysis.py $(BENCH_ARGS)
 
-constraints: $(addprefix constraints-,$(VERSIONS)) constraints-tools
+constraints: constraints-$(NEWEST) constraints-tools
 
-constraints-%:
-	rm -rf .venv-constraints && $(call python_for,$*) -m venv .venv-constraints
+constraints-$(NEWEST):
+	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
 	.venv-constraints/bin/pip install --quiet --upgrade pip
-	.venv-constraints/bin/pip install --quiet $(spec_$*) -e ".[$(if $(filter $(NEWEST),$*),dev,test)]"
-	{ echo "# Airflow $* on $$(.venv-constraints/bin/python -V), resolved by make constraints on $$(date -u +%F)"; \
-	  .venv-constraints/bin/pip freeze --exclude-editable; } > constraints/airflow-$*.txt
+	.venv-constraints/bin/pip install --quiet "apache-airflow==$(NEWEST).*" -e ".[dev]"
+	{ echo "# Airflow $(NEWEST) on $$(.venv-constraints/bin/python -V), resolved by make constraints on $$(date -u +%F)"; \
+	  .venv-constraints/bin/pip freeze --exclude-editable; } > constraints/airflow-$(NEWEST).txt
 	rm -rf .venv-constraints
+
+# MWAA's constraint files from aws/amazon-mwaa-docker-images at MWAA_REF (default: its main branch now),
+# with the commit each was read at in constraints/mwaa/SOURCES.
+MWAA_REF ?=
+mwaa-constraints:
+	$(PYTHON) scripts/mwaa_constraints.py $(if $(MWAA_REF),--ref $(MWAA_REF)) $(MWAA)
+
+# The omics model of .venv's botocore (the one the package is developed against) into the package.
+model: $(STAMP)
+	$(BIN)/python scripts/ship_model.py
 
 constraints-tools:
 	rm -rf .venv-constraints && $(PYTHON) -m venv .venv-constraints
@@ -131,4 +166,4 @@ constraints-tools:
 	rm -rf .venv-constraints
 
 clean:
-	rm -rf $(VENV) $(addprefix .venv-,$(VERSIONS) tools) .airflow-demo dist build docs/_build
+	rm -rf $(VENV) $(addprefix .venv-mwaa-,$(MWAA)) .venv-tools .airflow-demo dist build docs/_build

@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow.providers.common.compat.sdk import conf
-
+from airflow_provider_omics.compat import conf
 from airflow_provider_omics.service_model import operation, snake
 
 TOKEN_MEMBERS = ("requestId", "clientToken")

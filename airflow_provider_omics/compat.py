@@ -1,13 +1,14 @@
-"""Airflow 2.11 / 3.x differences in one place (cf. the Amazon provider's ``version_compat.py``).
+"""Airflow 2.11 / 3.x differences, and what the older libraries of a supported stack lack, in one place (cf.
+the Amazon provider's ``version_compat.py``).
 
-Everything else imports Airflow through ``airflow.providers.common.compat`` or paths that exist in
-every supported version; what cannot be written once is here, behind a version flag.
+Everything else imports Airflow through ``airflow.providers.common.compat`` (what common-compat 1.7.3, MWAA
+3.0.6's pin, has too) or paths that exist in every supported version; what cannot be written once is here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as _airflow_version
 from packaging.version import Version
@@ -17,6 +18,49 @@ AIRFLOW_V_3_0_PLUS = Version("3.0.0") <= AIRFLOW_VERSION
 AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= AIRFLOW_VERSION
 # Triggers get ``on_kill()`` when a user marks their deferred task failed, succeeded or clears it.
 AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= AIRFLOW_VERSION
+
+# What a DAG file and the package import from Airflow's authoring interface. ``common.compat.sdk`` has it
+# from common-compat 1.8; Amazon MWAA 3.0.6 pins 1.7.3, which has not, so it is imported where each Airflow
+# keeps it. The example DAGs import these names from here, so they run unchanged on every supported stack.
+try:
+    from airflow.providers.common.compat.sdk import (
+        DAG,
+        AirflowException,
+        BaseOperator,
+        BaseSensorOperator,
+        Param,
+        TaskGroup,
+        conf,
+        get_current_context,
+        task,
+    )
+except ImportError:
+    if not TYPE_CHECKING:  # types are the newest stack's (above); the older stacks run the whole suite
+        from airflow.configuration import conf
+        from airflow.exceptions import AirflowException
+
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.sdk import DAG, BaseOperator, BaseSensorOperator, Param, TaskGroup, get_current_context, task
+        else:
+            from airflow.decorators import task
+            from airflow.models.baseoperator import BaseOperator
+            from airflow.models.dag import DAG
+            from airflow.models.param import Param
+            from airflow.operators.python import get_current_context
+            from airflow.sensors.base import BaseSensorOperator
+            from airflow.utils.task_group import TaskGroup
+
+__all__ = [
+    "DAG",
+    "AirflowException",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "Param",
+    "TaskGroup",
+    "conf",
+    "get_current_context",
+    "task",
+]
 
 
 async def task_state(ti: Any) -> str | None:

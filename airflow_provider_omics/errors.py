@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -15,6 +14,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from airflow_provider_omics.compat import AirflowException
 from airflow_provider_omics.jobs import JobKind
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})

@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-import botocore.session
+import botocore
 from botocore.model import OperationModel, ServiceModel, Shape
+
+from airflow_provider_omics.shipped_model import botocore_session
 
 SERVICE_NAME = "omics"
 
@@ -29,13 +31,13 @@ _JAVA_CLASSES = {
 
 @cache
 def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model(SERVICE_NAME)
+    return botocore_session().get_service_model(SERVICE_NAME)
 
 
 @cache
 def paginators() -> Mapping[str, Mapping[str, Any]]:
     """Paginator config by operation name (input/output token, limit key, result key)."""
-    loader = botocore.session.get_session().get_component("data_loader")
+    loader = botocore_session().get_component("data_loader")
     return loader.load_service_model(SERVICE_NAME, "paginators-1")["pagination"]
 
 

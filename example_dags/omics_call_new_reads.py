@@ -18,8 +18,8 @@ import os
 
 import pendulum
 from airflow.providers.common.compat.assets import Asset
-from airflow.providers.common.compat.sdk import DAG, get_current_context, task
 
+from airflow_provider_omics.compat import DAG, get_current_context, task
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.lineage import read_sets_in, triggering_extras
 from airflow_provider_omics.operators.workflows import OmicsStartRunOperator

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.storage import OmicsStartReadSetImportJobOperator
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")

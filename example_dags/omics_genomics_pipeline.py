@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, TaskGroup, task
 
+from airflow_provider_omics.compat import DAG, TaskGroup, task
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.analytics import (

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.analytics import (
     OmicsCreateAnnotationStoreOperator,
     OmicsCreateAnnotationStoreVersionOperator,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param, task
 
+from airflow_provider_omics.compat import DAG, Param, task
 from airflow_provider_omics.operators.workflows import (
     OmicsCreateRunCacheOperator,
     OmicsListRunsOperator,

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, task
 
+from airflow_provider_omics.compat import DAG, task
 from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.storage import OmicsCreateSequenceStoreOperator
 from airflow_provider_omics.operators.transfers import OmicsUploadReadSetOperator

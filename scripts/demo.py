@@ -78,8 +78,10 @@ def main() -> int:
         import boto3
         from botocore.config import Config
 
+        from airflow_provider_omics import shipped_model
+
         s3 = boto3.client("s3", endpoint_url=endpoint)
-        omics = boto3.client("omics", endpoint_url=endpoint, config=Config(inject_host_prefix=False))
+        omics = shipped_model.client("omics", endpoint_url=endpoint, config=Config(inject_host_prefix=False))
         s3.create_bucket(Bucket=BUCKET)
         data = ROOT / "example_dags" / "data"
         for path in sorted(p for p in data.rglob("*") if p.is_file()):

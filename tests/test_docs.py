@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow.providers.common.compat.sdk import BaseOperator, BaseSensorOperator
 
-from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS
+from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, BaseOperator, BaseSensorOperator
 from airflow_provider_omics.get_provider_info import get_provider_info
 from airflow_provider_omics.hooks.omics import OmicsHook
 
@@ -110,3 +109,54 @@ def test_the_getting_started_offline_recipe_runs_the_first_dag(tmp_path):
     assert re.search(r"DagRun Finished: dag_id=omics_sequencer_to_results.*state=success", done.stdout + done.stderr)
     written = re.findall(r"^runs/\d+/out/call_variants/(\w+)\.vcf$", done.stdout, re.M)
     assert sorted(written) == ["NA12878", "NA12891", "NA12892", "NA24385"]
+
+
+def test_the_supported_versions_tables_name_the_pins_each_stack_is_tested_with():
+    """Each MWAA row of the README's and the versions page's tables says what MWAA's constraint file pins."""
+    columns = {
+        "botocore": "botocore",
+        "boto3 / botocore": "botocore",
+        "aiobotocore": "aiobotocore",
+        "Amazon provider": "apache-airflow-providers-amazon",
+        "common-compat": "apache-airflow-providers-common-compat",
+        "OpenLineage provider": "apache-airflow-providers-openlineage",
+    }
+    for page in (ROOT / "README.md", ROOT / "docs" / "concepts" / "versions.md"):
+        lines = page.read_text().splitlines()
+        header = next(line for line in lines if line.startswith("| stack |"))
+        names = [cell.strip() for cell in header.strip("|").split("|")]
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| MWAA ")]
+        assert [row[0] for row in rows] == ["MWAA 2.11.2", "MWAA 3.0.6", "MWAA 3.2.1", "MWAA 3.3.1"], page
+        for row in rows:
+            constraints = (ROOT / "constraints" / "mwaa" / f"{row[0].split()[1]}.txt").read_text()
+            pins = dict(line.split("==", 1) for line in constraints.splitlines() if "==" in line and line[0] != "#")
+            for name, cell in zip(names, row, strict=True):
+                if name in columns:
+                    assert cell == pins[columns[name]], f"{page.name}: {row[0]} {name}"
+            assert row[names.index("Python")] == "3.12"
+
+
+def fenced(page: Path) -> list[str]:
+    """The code blocks of a Markdown page, each without its fences."""
+    blocks: list[list[str]] = []
+    inside = False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            inside = not inside
+            if inside:
+                blocks.append([])
+        elif inside:
+            blocks[-1].append(line)
+    return ["\n".join(block).strip() for block in blocks]
+
+
+def test_every_install_line_for_mwaa_is_the_one_release_check_installs():
+    """The requirements.txt the docs give for MWAA is what scripts/check_package.py installs on each stack."""
+    from airflow_provider_omics import __version__
+
+    documented = f"--find-links /usr/local/airflow/plugins\nairflow-provider-omics=={__version__}"
+    pages = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    blocks = [(page.name, block) for page in pages for block in fenced(page) if "airflow-provider-omics==" in block]
+    assert len(blocks) >= 3 and all(block == documented for _, block in blocks), blocks
+    checked = (ROOT / "scripts" / "check_package.py").read_text()
+    assert 'f"--find-links {wheel.parent}\\nairflow-provider-omics=={__version__}\\n"' in checked

@@ -28,7 +28,7 @@ airflow_3 = pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="drives the Airflo
 
 DAG = """
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
 
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
@@ -100,7 +100,7 @@ def test_marking_a_deferred_task_failed_cancels_its_job(airflow, emulator, omics
 
 PLATE = """
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
 
 with DAG("plate", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
@@ -156,7 +156,7 @@ def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airfl
 
 UPLOAD = """
 import pendulum
-from airflow.providers.common.compat.sdk import DAG
+from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.transfers import OmicsUploadReadSetOperator
 
 with DAG("upload", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import pytest
@@ -71,7 +72,6 @@ def test_generic_sensor_takes_any_kind_and_its_ids(run_dag, run_id, omics):
 def _round_trip(trigger: OmicsJobTrigger) -> OmicsJobTrigger:
     """What the triggerer does: encrypt the kwargs into the trigger row, decrypt and decode them, build the class."""
     from airflow.models.trigger import Trigger
-    from airflow.providers.common.compat.module_loading import import_string
 
     classpath, kwargs = trigger.serialize()
     row = Trigger(classpath=classpath, kwargs=kwargs)
@@ -83,7 +83,8 @@ def _round_trip(trigger: OmicsJobTrigger) -> OmicsJobTrigger:
         decoded = {k: smart_decode_trigger_kwargs(v) for k, v in Trigger._decrypt_kwargs(row.encrypted_kwargs).items()}
     else:  # Airflow 2: the row decodes its own kwargs
         decoded = row.kwargs
-    return import_string(row.classpath)(**decoded)
+    module, _, name = row.classpath.rpartition(".")
+    return getattr(importlib.import_module(module), name)(**decoded)
 
 
 async def test_trigger_survives_serialization_with_every_connection_setting(run_id, emulator):

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-CHECKED_ON = "5.2"  # moto's major.minor whose internals this module was checked against
+# moto's major.minor versions whose internals this module was checked against (the whole suite passes on
+# each: MWAA 2.11.2 pins 5.0, MWAA 3.0.6 5.1, the newest stack has 5.2).
+CHECKED_ON = ("5.0", "5.1", "5.2")
 
 
 def s3_backend(account_id: str) -> Any:
@@ -31,16 +33,17 @@ def logs_backend(account_id: str, region: str) -> Any:
 
 def put_event(account_id: str, region: str, entry: dict[str, Any]) -> None:
     """One ``PutEvents`` entry on moto's EventBridge default bus: its rules deliver it (SQS, Logs, ...)."""
-    from moto.events.models import EventTemplateParser, events_backends
+    from moto.events import models
 
-    # EventBridge delivers the account with every event; moto's template for a target without an input
-    # transformer leaves it out. Put it back, so a rule's SQS queue gets what the service's would.
-    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
-    if '"account"' not in template:
-        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+    # EventBridge delivers the account with every event; moto 5.1+'s template for a target without an input
+    # transformer leaves it out (5.0 has no template and sends it). Put it back, so a rule's SQS queue gets
+    # what the service's would.
+    parser = getattr(models, "EventTemplateParser", None)
+    if parser is not None and '"account"' not in parser.DEFAULT_EVENT_INPUT_TEMPLATE:
+        parser.DEFAULT_EVENT_INPUT_TEMPLATE = parser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
             '"source": "<source>",', '"source": "<source>", "account": "<account>",'
         )
-    events_backends[account_id][region].put_events([entry])
+    models.events_backends[account_id][region].put_events([entry])
 
 
 def read_range(key: Any, start: int, length: int) -> bytes:

@@ -8,8 +8,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.config import Config
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from airflow_provider_omics import shipped_model
 
 from . import moto_adapter, pricing
 from .control import Control
@@ -159,6 +162,16 @@ class OmicsEmulator:
         """A value for ``AIRFLOW_CONN_<ID>``: an ``aws`` connection with dummy keys moto accepts."""
         return json.dumps(
             {"conn_type": "aws", "login": "testing", "password": "testing", "extra": self.connection_extra()}
+        )
+
+    def client(self, service_name: str = "omics", **config: Any) -> Any:
+        """A boto3 client of this emulator (``omics``, ``s3``, ``sqs``, ...) with the newest ``omics`` operations
+        on any supported botocore (``shipped_model.py``); ``config`` adds botocore ``Config`` settings."""
+        return shipped_model.client(
+            service_name,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            config=Config(inject_host_prefix=False, **config),
         )
 
     def start(self) -> OmicsEmulator:

@@ -31,6 +31,7 @@ from airflow_provider_omics.hooks.lists import PaginatedLists
 from airflow_provider_omics.jobs import JobKind
 from airflow_provider_omics.quotas import quotas_from_extra
 from airflow_provider_omics.service_model import paginators, snake
+from airflow_provider_omics.shipped_model import in_front
 
 if TYPE_CHECKING:
     from mypy_boto3_omics import OmicsClient
@@ -78,6 +79,11 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     def conn(self) -> OmicsClient:  # type: ignore[override]
         """The boto3 ``omics`` client of the connection: every operation of the service, unretried."""
         return super().conn  # type: ignore[return-value]
+
+    def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
+        """The connection's boto3 (or, deferrable, aiobotocore) session, reading the ``omics`` model shipped in
+        the package where the installed botocore's is older (``shipped_model.py``)."""
+        return in_front(super().get_session(region_name=region_name, deferrable=deferrable))
 
     @property
     def config(self) -> Config:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, task
 
+from airflow_provider_omics.compat import DAG, task
 from airflow_provider_omics.diagnostics import failure_report
 from airflow_provider_omics.errors import OmicsJobFailed
 from airflow_provider_omics.hooks.omics import OmicsHook
