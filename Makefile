@@ -33,9 +33,9 @@ SOURCES := pyproject.toml $(shell find airflow_provider_omics -type f -not -path
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Tests run in parallel, each worker with its own emulator and AIRFLOW_HOME (four: most of a test is waiting
-# on a job or an Airflow process, so two cores keep four busy); the 15 slowest are printed.
-TEST_WORKERS ?= 4
+# Tests run in parallel, each worker with its own emulator and AIRFLOW_HOME; the 15 slowest are printed. Two
+# workers, one a core: at four the quota tests' pacing meets CPU starvation and the emulator throttles it.
+TEST_WORKERS ?= 2
 PYTEST := pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
 # Where the whole suite runs: the newest stack and the oldest MWAA images (the oldest Airflow, the oldest
 # libraries). On the others: what users run on them, the example DAGs, the DAG tests and the real scheduler.
