@@ -168,17 +168,22 @@ with DAG("upload", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="U
 """
 
 
-def _task_processes(ti_id: str) -> list[int]:
-    """The processes running a task instance: the supervisor and, started after it, the task itself."""
-    found = []
+def _task_process(ti_id: str) -> int:
+    """The process running a task instance's code: the child of its supervisor (both name the task instance).
+    Not the supervisor: killed, it leaves the task for the scheduler's heartbeat timeout (minutes) to find."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if ti_id.encode() in cmdline.read():
-                    found.append(int(pid))
+                if ti_id.encode() not in cmdline.read():
+                    continue
+            with open(f"/proc/{pid}/status") as status:
+                found[int(pid)] = next(int(line.split()[1]) for line in status if line.startswith("PPid:"))
         except OSError:
             continue
-    return sorted(found)
+    children = [pid for pid, parent in found.items() if parent in found]
+    assert children, f"no task process under its supervisor among {found}"
+    return children[0]
 
 
 @airflow_3
@@ -199,9 +204,7 @@ def test_an_upload_killed_mid_way_resumes_in_the_next_try(airflow, emulator, omi
 
     airflow.wait_for(lambda: parts_there() >= 50, "some parts to be uploaded", timeout=300)
     ti_id = airflow.task("upload", run_id, "upload")["id"]
-    processes = _task_processes(ti_id)
-    assert processes, "no process runs the task"
-    os.kill(processes[-1], 9)  # the task process itself, as the OOM killer or a lost node would
+    os.kill(_task_process(ti_id), 9)  # the task process itself, as the OOM killer or a lost node would
     sent_before = emulator.request_counts()["UploadReadSetPart"]
     there = parts_there()
     if not AIRFLOW_V_3_1_PLUS:  # 3.0 fails a task killed by a signal without its retries (apache/airflow#55753)
