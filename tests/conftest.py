@@ -96,6 +96,16 @@ def s3(emulator):
     return client
 
 
+@pytest.fixture
+def inputs(s3, tmp_path):
+    """The tour's inputs in the emulator's S3, and its workflow definition as ``tmp_path / "main.wdl"``."""
+    from tour import WDL, put_inputs
+
+    put_inputs(s3)
+    (tmp_path / "main.wdl").write_bytes(WDL)
+    return tmp_path
+
+
 # [START eventbridge_fixture]
 @pytest.fixture
 def omics_events(emulator):

@@ -9,21 +9,13 @@ import time
 import boto3
 import pytest
 from conftest import ROLE_ARN, xcom
-from tour import WDL, put_inputs
+from tour import WDL
 
 from airflow_provider_omics.diagnostics import failure_report
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import CLOCK_SKEW
 from airflow_provider_omics.operators.workflows import zip_definition
 from airflow_provider_omics.usage import estimated_cost
-
-
-@pytest.fixture
-def inputs(s3, tmp_path):
-    put_inputs(s3)
-    (tmp_path / "main.wdl").write_bytes(WDL)
-    return tmp_path
-
 
 INGEST = """
 with DAG("test_dag", schedule=None, start_date=START) as dag:

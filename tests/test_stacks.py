@@ -23,7 +23,6 @@ import pytest
 from conftest import xcom
 from packaging.requirements import Requirement
 from packaging.version import Version
-from tour import WDL, put_inputs
 
 from airflow_provider_omics import shipped_model
 from airflow_provider_omics.hooks.omics import OmicsHook
@@ -67,16 +66,16 @@ def test_the_shipped_model_is_the_newest_stacks():
     ).read_bytes()
 
 
-def test_the_provider_checks_its_floors_against_the_installed_libraries():
+def test_the_provider_checks_its_floors_against_the_installed_libraries(tmp_path):
     """An Amazon provider older than the floor fails the import, naming the package and the version needed."""
     requirement = next(
         Requirement(line)
         for line in importlib.metadata.requires("airflow-provider-omics")
         if line.startswith("apache-airflow-providers-amazon")
     )
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"omics-old-amazon-{os.getpid()}"
+    folder = tmp_path
     info = folder / "apache_airflow_providers_amazon-9.5.0.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
+    info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: apache-airflow-providers-amazon\nVersion: 9.5.0\n")
     done = subprocess.run(
         [sys.executable, "-c", "import airflow_provider_omics"],
@@ -121,13 +120,6 @@ async def test_the_triggerers_aiobotocore_client_has_every_operation(emulator):
         for operation in NEWER_OPERATIONS:
             assert hasattr(client, botocore.xform_name(operation))
         assert (await client.list_batch())["items"] == []
-
-
-@pytest.fixture
-def inputs(s3, tmp_path):
-    put_inputs(s3)
-    (tmp_path / "main.wdl").write_bytes(WDL)
-    return tmp_path
 
 
 def test_newest_operations_in_a_dag(run_dag, inputs, omics):
