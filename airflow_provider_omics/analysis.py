@@ -15,10 +15,12 @@ Costs come from real prices only (a price table, or the AWS Price List API throu
 a missing price leaves the cost out and says which. Idle cost is what a task paid for and did not use on
 average, measured by the busier of its CPU and memory.
 
-Many runs (a plate, a batch, a run group): per task name (scatter shards joined, as the anchor names
-them per engine), the p50 / p95 / max of the peaks across samples and one recommendation that fits the
-chosen percentile (default 100: every sample, the anchor's ``--batch``); outliers are named: a sample
-whose peak is ``outlier_factor`` times the median of the others'.
+Each task's own ``recommended`` and ``usd`` are that shard sized alone, as the anchor reports them. What is
+handed over is one plan: per task name (scatter shards joined, as the anchor names them per engine), one
+recommendation that fits every shard (a run) or the chosen percentile of the samples' peaks (many runs: a
+plate, a batch, a run group; default 100, the anchor's ``--batch``). The config states that plan, and every
+cost outside a task's own (a run's, a sample's, a task name's, the totals) is counted on it. Outliers are
+named: a sample whose peak is ``outlier_factor`` times the median of the others'.
 
 Calls are paced under the quotas: ``GetRun`` at the connection's pace (``quotas.py``), ``GetLogEvents`` at
 90% of CloudWatch Logs' quota.
@@ -209,9 +211,9 @@ def analyze_run(
         "headroom": sizing.headroom,
         "tasks": tasks,
         "storage": _storage(run_line, sizing, prices),
-        "recommendations": _by_base_name(tasks),
+        "recommendations": plan(_by_name(tasks), Sizing(sizing.headroom)),  # every shard of a task fits
     }
-    report["usd"] = _run_cost(tasks, report["storage"], prices)
+    report["usd"] = _run_cost(tasks, report["recommendations"], report["storage"], prices)
     report["config"] = {lang: config_snippet(report["recommendations"], lang) for lang in ("WDL", "NEXTFLOW")}
     return report
 
@@ -269,7 +271,7 @@ def _task_cost(task: Mapping[str, Any], prices: Mapping[str, float] | None) -> d
     missing = sorted({t for t in (now_type, better_type) if t not in prices})
     if missing:
         return {"missingPrices": missing}
-    hours = max(MINIMUM_BILLED_SECONDS, task["seconds"] or 0) / 3600
+    hours = _billed_hours(task)
     now, better = prices[now_type] * hours, prices[better_type] * hours
     used = task["used"]
     busy = max(
@@ -311,39 +313,73 @@ def _storage(run_line: Mapping[str, Any], sizing: Sizing, prices: Mapping[str, f
     return storage
 
 
+def _billed_hours(task: Mapping[str, Any]) -> float:
+    return max(MINIMUM_BILLED_SECONDS, task["seconds"] or 0) / 3600
+
+
+def plan_cost(
+    tasks: Iterable[Mapping[str, Any]], recommendations: Mapping[str, Mapping[str, Any]], prices: Mapping[str, float]
+) -> dict[str, Any]:
+    """What measured tasks cost now and on one plan (each task on its name's recommendation), and what they
+    paid for and left idle. A task whose price is missing is left out of both sides and named."""
+    now = better = idle = 0.0
+    missing: set[str] = set()
+    for task in tasks:
+        cost = task["usd"]
+        if not cost:  # a cache hit, or nothing measured: nothing to size
+            continue
+        recommended = (recommendations.get(task["baseName"]) or {}).get("instanceType") or ""
+        if "missingPrices" in cost or recommended not in prices:
+            missing.update(cost.get("missingPrices", []) or [recommended or task["baseName"]])
+            continue
+        now, idle = now + cost["now"], idle + cost["idle"]
+        better += prices[recommended] * _billed_hours(task)
+    found: dict[str, Any] = {
+        "compute": round(now, 6),
+        "recommendedCompute": round(better, 6),
+        "saving": round(now - better, 6),
+        "idle": round(idle, 6),
+        "idleShare": round(idle / now, 4) if now else None,
+    }
+    return {**found, "missingPrices": sorted(missing)} if missing else found
+
+
 def _run_cost(
-    tasks: Sequence[Mapping[str, Any]], storage: Mapping[str, Any], prices: Mapping[str, float] | None
+    tasks: Sequence[Mapping[str, Any]],
+    recommendations: Mapping[str, Mapping[str, Any]],
+    storage: Mapping[str, Any],
+    prices: Mapping[str, float] | None,
 ) -> dict[str, Any] | None:
     if prices is None:
         return None
-    costed = [t["usd"] for t in tasks if t["usd"] and "now" in t["usd"]]
-    missing = sorted({name for t in tasks if t["usd"] for name in t["usd"].get("missingPrices", [])})
-    compute = sum(c["now"] for c in costed)
-    idle = sum(c["idle"] for c in costed)
-    cost: dict[str, Any] = {
-        "compute": round(compute, 6),
-        "recommendedCompute": round(sum(c["recommended"] for c in costed), 6),
-        "saving": round(sum(c["saving"] for c in costed), 6),
-        "idle": round(idle, 6),
-        "idleShare": round(idle / compute, 4) if compute else None,
-        "storage": storage.get("usd"),
-    }
-    if missing or "missingPrices" in storage:
-        cost["missingPrices"] = sorted({*missing, *storage.get("missingPrices", [])})
+    cost = {**plan_cost(tasks, recommendations, prices), "storage": storage.get("usd")}
+    if "missingPrices" in storage:
+        cost["missingPrices"] = sorted({*cost.get("missingPrices", []), *storage["missingPrices"]})
     return cost
 
 
-def _by_base_name(tasks: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """One recommendation per task of the workflow: what its largest shard needs."""
-    peaks: dict[str, tuple[float, float]] = {}
+def _by_name(tasks: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The measured tasks (shards, samples) of each task of the workflow."""
+    named: dict[str, list[Mapping[str, Any]]] = {}
     for task in tasks:
-        if task["recommended"]:
-            cpus, memory = peaks.get(task["baseName"], (0, 0))
-            peaks[task["baseName"]] = (
-                max(cpus, task["recommended"]["cpus"]),
-                max(memory, task["recommended"]["memoryGiB"]),
-            )
-    return {name: smallest_instance(cpus, memory) or {} for name, (cpus, memory) in sorted(peaks.items())}
+        if task["used"]:
+            named.setdefault(task["baseName"], []).append(task)
+    return dict(sorted(named.items()))
+
+
+def plan(named: Mapping[str, Sequence[Mapping[str, Any]]], sizing: Sizing) -> dict[str, dict[str, Any]]:
+    """One recommendation per task of the workflow, which the config states and every cost is counted on:
+    what fits the chosen percentile of its peaks; a GPU task, or one too large, keeps its largest instance."""
+    return {name: _recommend(tasks, sizing) for name, tasks in named.items()}
+
+
+def _recommend(tasks: Sequence[Mapping[str, Any]], sizing: Sizing) -> dict[str, Any]:
+    largest = max(tasks, key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
+    if any(task["reserved"]["gpus"] for task in tasks):
+        return _kept(largest["instanceType"], largest["reserved"], "a GPU task keeps its instance")
+    cpus = percentile([task["used"]["cpusMaximum"] for task in tasks], sizing.percentile)
+    memory = percentile([task["used"]["memoryMaximumGiB"] for task in tasks], sizing.percentile)
+    return sizing.fit(cpus, memory) or _kept(largest["instanceType"], largest["reserved"], TOO_LARGE)
 
 
 # ---- many runs --------------------------------------------------------------------------------------
@@ -397,23 +433,27 @@ def analyze_runs(
 def plate_report(
     runs: Sequence[Mapping[str, Any]], sizing: Sizing, prices: Mapping[str, float] | None = None
 ) -> dict[str, Any]:
-    """Per task name: the spread of peaks across samples, one recommendation, its cost; outliers; per sample."""
+    """Per task name: the spread of peaks across samples and one recommendation (the plate's plan); outliers;
+    per sample. Every cost (per task name, per sample, the totals) is counted on that one plan."""
     shards: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
     for run in runs:
         for task in run["tasks"]:
             if task["used"]:
                 shards.setdefault(task["baseName"], []).append((run, task))
-    tasks = {name: _task_across(entries, sizing, prices) for name, entries in sorted(shards.items())}
-    outliers = [found for name, entries in sorted(shards.items()) for found in _outliers(name, entries, sizing)]
-    samples = [_sample(run) for run in runs]
-    recommendations = {name: t["recommended"] for name, t in tasks.items()}
+    shards = dict(sorted(shards.items()))
+    recommendations = plan({name: [task for _, task in entries] for name, entries in shards.items()}, sizing)
+    tasks = {name: _task_across(entries, recommendations, prices) for name, entries in shards.items()}
+    outliers = [found for name, entries in shards.items() for found in _outliers(name, entries, sizing)]
+    samples = [_sample(run, recommendations, prices) for run in runs]
     totals: dict[str, Any] = {"runs": len(runs), "tasks": sum(len(r["tasks"]) for r in runs)}
     if prices is not None:
-        costs = [run["usd"] for run in runs if run["usd"]]
-        for key in ("compute", "recommendedCompute", "saving", "idle"):
-            totals[key] = round(sum(c[key] for c in costs), 6)
+        costs = [sample["usd"] for sample in samples]
+        for key in ("compute", "recommendedCompute", "saving", "idle", "storage"):
+            totals[key] = round(sum(c[key] or 0 for c in costs), 6)
         totals["idleShare"] = round(totals["idle"] / totals["compute"], 4) if totals["compute"] else None
-        totals["storage"] = round(sum(c["storage"] or 0 for c in costs), 6)
+        missing = sorted({name for c in costs for name in c.get("missingPrices", [])})
+        if missing:
+            totals["missingPrices"] = missing
     return {
         "headroom": sizing.headroom,
         "percentile": sizing.percentile,
@@ -427,32 +467,30 @@ def plate_report(
 
 
 def _task_across(
-    entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], sizing: Sizing, prices: Mapping[str, float] | None
+    entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    recommendations: Mapping[str, Mapping[str, Any]],
+    prices: Mapping[str, float] | None,
 ) -> dict[str, Any]:
-    cpus = [task["used"]["cpusMaximum"] for _, task in entries]
-    memory = [task["used"]["memoryMaximumGiB"] for _, task in entries]
-    reserved = max((task for _, task in entries), key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
-    largest = (reserved["instanceType"], reserved["reserved"])
-    if any(task["reserved"]["gpus"] for _, task in entries):
-        recommended = _kept(*largest, "a GPU task keeps its instance")
-    else:
-        fitted = sizing.fit(percentile(cpus, sizing.percentile), percentile(memory, sizing.percentile))
-        recommended = fitted or _kept(*largest, TOO_LARGE)
+    tasks = [task for _, task in entries]
+    reserved = max(tasks, key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
+    cpus = [task["used"]["cpusMaximum"] for task in tasks]
+    memory = [task["used"]["memoryMaximumGiB"] for task in tasks]
     summary: dict[str, Any] = {
         "count": len(entries),
         "reserved": {"instanceType": reserved["instanceType"], **reserved["reserved"]},
         "cpusMaximum": _spread(cpus),
         "memoryMaximumGiB": _spread(memory),
-        "seconds": _spread([task["seconds"] or 0 for _, task in entries]),
-        "recommended": recommended,
+        "seconds": _spread([task["seconds"] or 0 for task in tasks]),
+        "recommended": recommendations[reserved["baseName"]],
     }
     if prices is not None:
-        hours = sum(max(MINIMUM_BILLED_SECONDS, task["seconds"] or 0) / 3600 for _, task in entries)
-        now = [task["usd"]["now"] for _, task in entries if task["usd"] and "now" in task["usd"]]
-        better = prices.get(recommended["instanceType"])
-        if len(now) == len(entries) and better is not None:
-            summary["usd"] = {"now": round(sum(now), 6), "recommended": round(better * hours, 6)}
-            summary["usd"]["saving"] = round(summary["usd"]["now"] - summary["usd"]["recommended"], 6)
+        cost = plan_cost(tasks, recommendations, prices)
+        if "missingPrices" not in cost:
+            summary["usd"] = {
+                "now": cost["compute"],
+                "recommended": cost["recommendedCompute"],
+                "saving": cost["saving"],
+            }
     return summary
 
 
@@ -483,8 +521,11 @@ def _outliers(
     return found
 
 
-def _sample(run: Mapping[str, Any]) -> dict[str, Any]:
-    """One sample's row of the plate: its cost and, per task name, its cost and busiest utilisation."""
+def _sample(
+    run: Mapping[str, Any], recommendations: Mapping[str, Mapping[str, Any]], prices: Mapping[str, float] | None
+) -> dict[str, Any]:
+    """One sample's row of the plate: its cost on the plate's plan and, per task name, its cost now and its
+    busiest utilisation."""
     tasks: dict[str, dict[str, Any]] = {}
     for task in run["tasks"]:
         entry = tasks.setdefault(task["baseName"], {"usd": 0.0, "cpu": None, "memory": None, "seconds": 0.0})
@@ -502,7 +543,7 @@ def _sample(run: Mapping[str, Any]) -> dict[str, Any]:
         "engine": run["engine"],
         "outputUri": run["outputUri"],
         "seconds": run["seconds"],
-        "usd": run["usd"],
+        "usd": _run_cost(run["tasks"], recommendations, run["storage"], prices),
         "tasks": tasks,
     }
 

@@ -29,6 +29,12 @@ def run_timeline(report: Mapping[str, Any]) -> dict[str, bytes]:
 def plate_chart(plate: Mapping[str, Any]) -> dict[str, bytes]:
     """``plate.png`` and ``plate.html``: per sample, its cost by task (its task hours when no price was read),
     and its peak CPU and memory utilisation per task, as heat maps."""
+    grid, title = plate_grid(plate)
+    return {"plate.png": _plate_png(grid, title), "plate.html": _plate_html(grid, title)}
+
+
+def plate_grid(plate: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """What both pictures of a plate draw, and their title."""
     samples = plate["samples"]
     names = sorted({name for sample in samples for name in sample["tasks"]})
     priced = all(sample["usd"] for sample in samples)
@@ -46,8 +52,7 @@ def plate_chart(plate: Mapping[str, Any]) -> dict[str, bytes]:
         "cpu": [[_percent(sample["tasks"].get(name, {}).get("cpu")) for name in names] for sample in samples],
         "memory": [[_percent(sample["tasks"].get(name, {}).get("memory")) for name in names] for sample in samples],
     }
-    title = _plate_title(plate)
-    return {"plate.png": _plate_png(grid, title), "plate.html": _plate_html(grid, title)}
+    return grid, _plate_title(plate)
 
 
 # ---- what is drawn ----------------------------------------------------------------------------------
@@ -87,11 +92,14 @@ def _plate_title(plate: Mapping[str, Any]) -> str:
 
 
 def _costs(cost: Mapping[str, Any], sizing: str) -> str:
-    """``, USD 0.0154 compute (44% idle), USD 0.0020 to save``, or nothing without prices."""
+    """``, USD 0.0154 compute (44% idle), USD 0.0020 to save`` (or ``more to fit every task``, when the
+    recommended instances cost more than those reserved), or nothing without prices."""
     if cost.get("compute") is None:
         return ""
     idle = f" ({cost['idleShare']:.0%} idle)" if cost.get("idleShare") is not None else ""
-    return f", USD {cost['compute']:.4f} compute{idle}, USD {cost['saving']:.4f} to save{sizing}"
+    saving = cost["saving"]
+    change = f"USD {saving:.4f} to save" if saving >= 0 else f"USD {-saving:.4f} more to fit every task"
+    return f", USD {cost['compute']:.4f} compute{idle}, {change}{sizing}"
 
 
 def _percent(ratio: float | None) -> float | None:
@@ -141,7 +149,7 @@ def _timeline_png(rows: Sequence[Mapping[str, Any]], title: str) -> bytes:
     bars.invert_yaxis()
     bars.set_xlim(0, end * 1.8)  # room for the labels
     bars.set_xlabel("seconds since the run started")
-    figure.suptitle(title, fontsize=10, x=0.01, ha="left")
+    figure.suptitle(title, fontsize=10, x=0.01, y=0.98 + 0.2 / height, ha="left")  # above the panels' titles
     shown = [status for status in STATUS_COLOURS if status in {row["status"] for row in rows}]
     handles = [plt.Rectangle((0, 0), 1, 1, color=STATUS_COLOURS[status]) for status in shown]
     for offset, key, colour in ((-0.15, "cpu", "#1565c0"), (0.15, "memory", "#6a1b9a")):
@@ -156,6 +164,10 @@ def _timeline_png(rows: Sequence[Mapping[str, Any]], title: str) -> bytes:
 
 
 def _plate_png(grid: Mapping[str, Any], title: str) -> bytes:
+    return _png(_plate_figure(grid, title))
+
+
+def _plate_figure(grid: Mapping[str, Any], title: str) -> Any:
     plt = _pyplot()
     labels, names = grid["labels"], grid["names"]
     height = 1.5 + 0.28 * max(len(labels), 4)
@@ -172,8 +184,9 @@ def _plate_png(grid: Mapping[str, Any], title: str) -> bytes:
     costs.set_yticks(ys, labels, fontsize=8)
     costs.invert_yaxis()
     costs.set_xlabel(grid["measure"])
-    costs.legend(fontsize=8, loc="lower right")
-    figure.suptitle(title, fontsize=10, x=0.01, ha="left")
+    below = -0.5 / (0.77 * height)  # half an inch under the axes (0.77 of the figure), clear of every bar
+    costs.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, below), ncol=4, frameon=False)
+    figure.suptitle(title, fontsize=10, x=0.01, y=0.98 + 0.2 / height, ha="left")  # above the panels' titles
     for axes, key in ((cpu, "cpu"), (memory, "memory")):
         values = [[v if v is not None else float("nan") for v in row] for row in grid[key]]
         image = axes.imshow(values, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100)
@@ -185,7 +198,7 @@ def _plate_png(grid: Mapping[str, Any], title: str) -> bytes:
                     if value is not None:
                         axes.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=7)
     figure.colorbar(image, ax=[cpu, memory], fraction=0.04, pad=0.02)
-    return _png(figure)
+    return figure
 
 
 # ---- HTML (plotly) ----------------------------------------------------------------------------------

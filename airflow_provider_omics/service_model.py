@@ -64,6 +64,21 @@ def java_regex(pattern: str) -> re.Pattern[str] | None:
 # S3 URI for the run"): the service refuses anything else after the call, so it is checked before.
 S3_URI_SHAPES = frozenset({"RunOutputUri", "WorkflowDefinition", "S3UriSettings"})
 S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
+# Members the API reference calls ARNs whose model pattern admits any "arn:..." (StartRun's roleArn: "arn:.+"):
+# the service takes an ARN's six fields, and a role as IAM writes it. By member name, the same in every shape.
+ARN_MEMBERS = {
+    "roleArn": (
+        re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]+"),
+        "an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+    ),
+    **dict.fromkeys(
+        ("referenceArn", "resourceArn"),
+        (
+            re.compile(r"arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+"),
+            "an ARN (arn:partition:service:region:account:resource)",
+        ),
+    ),
+}
 
 
 def validate(operation_name: str, params: Mapping[str, Any]) -> list[str]:
@@ -128,6 +143,8 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             errors.append(f"{name}: {value!r} does not match the pattern {pattern}")
         elif shape.name in S3_URI_SHAPES and not S3_URI.fullmatch(value):
             errors.append(f"{name}: {value!r} is not an S3 URI (s3://bucket/prefix)")
+        elif (arn := ARN_MEMBERS.get(name.rsplit(".", 1)[-1])) and value and not arn[0].fullmatch(value):
+            errors.append(f"{name}: {value!r} is not {arn[1]}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             errors.append(f"{name}: must be an integer, got {type(value).__name__}")

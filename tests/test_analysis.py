@@ -11,7 +11,7 @@ from conftest import ROLE_ARN, xcom
 from tour import plate_zip, profile_plate, start_batch
 from waiting import status_in, until
 
-from airflow_provider_omics import analysis, usage
+from airflow_provider_omics import analysis, pictures, usage
 from airflow_provider_omics.hooks.omics import OmicsHook
 
 
@@ -319,3 +319,58 @@ def test_a_plate_of_runs_still_going_names_them_and_draws_nothing(run_dag, omics
     report = xcom(tis["plate"])
     assert report["samples"] == [] and "files" not in report
     assert [n["why"] for n in report["notAnalysed"]] == ["the run has not ended"] * 2
+
+
+def test_a_plate_hands_over_one_plan_and_every_figure_counts_on_it(omics, s3, emulator):
+    """Three samples, s3's align needing 3.3x the others' memory: the plan sizes align for every sample at
+    omics.m.4xlarge, and the totals, samples, title and config all say what that plan costs."""
+    workflow = plate_workflow(omics)
+    emulator.set_usage("align", cpus=7.5, memory_gib=39.6, run="s3")
+    emulator.set_usage("align", cpus=7.2, memory_gib=12)
+    emulator.set_usage("call_variants", cpus=3.1, memory_gib=6)
+    emulator.set_usage("qc", cpus=0.4, memory_gib=1.1)
+    ids = [
+        omics.start_run(
+            workflowId=workflow,
+            roleArn=ROLE_ARN,
+            name=f"s{i}",
+            requestId=f"one-plan-s{i}",
+            outputUri="s3://genomics/runs/",
+            parameters={"sample_name": f"s{i}"},
+        )["id"]
+        for i in range(1, 4)
+    ]
+    for run_id in ids:
+        until(lambda run_id=run_id: omics.get_run(id=run_id), status_in("COMPLETED"), timeout=30)
+    hook = OmicsHook()
+    report = analysis.analyze_runs(hook, ids, analysis.Sizing(headroom=0.1), usage.price_list(hook))
+
+    align = report["tasks"]["align"]
+    assert align["reserved"]["instanceType"] == "omics.m.2xlarge"
+    assert align["recommended"] == {"instanceType": "omics.m.4xlarge", "cpus": 16, "memoryGiB": 64}
+    assert align["usd"] == {"now": 0.02688, "recommended": 0.05376, "saving": -0.02688}
+    assert '# task align (omics.m.4xlarge)\nruntime {\n  cpu: 16\n  memory: "64 GiB"\n}' in report["config"]["WDL"]
+
+    totals, named = report["totals"], report["tasks"].values()
+    assert totals["recommendedCompute"] == pytest.approx(sum(t["usd"]["recommended"] for t in named), abs=1e-6)
+    assert totals["saving"] == pytest.approx(sum(t["usd"]["saving"] for t in named), abs=1e-6)
+    assert totals["saving"] == pytest.approx(totals["compute"] - totals["recommendedCompute"], abs=1e-6)
+    for key in ("compute", "recommendedCompute", "saving"):
+        assert totals[key] == pytest.approx(sum(sample["usd"][key] for sample in report["samples"]), abs=1e-6)
+    assert totals["saving"] < 0  # align's outlier costs more than the others' saving
+    assert f"USD {-totals['saving']:.4f} more to fit every task at p100 + 10%" in pictures._plate_title(report)
+
+
+def test_the_plates_legend_covers_no_samples_bar(plate):
+    pytest.importorskip("matplotlib")
+    _, ids = plate
+    hook = OmicsHook()
+    report = analysis.analyze_runs(hook, ids, prices=usage.price_list(hook))
+    grid_and_title = pictures.plate_grid(report)
+    figure = pictures._plate_figure(*grid_and_title)
+    figure.canvas.draw()
+    costs = figure.axes[0]
+    legend = costs.get_legend().get_window_extent()
+    bars = [patch.get_window_extent() for patch in costs.patches if patch.get_width() > 0]
+    assert len(bars) >= len(ids)
+    assert not [bar for bar in bars if bar.overlaps(legend)]

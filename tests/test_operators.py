@@ -311,6 +311,20 @@ def test_bad_input_fails_before_any_api_call(run_dag, emulator, output):
     assert emulator.request_counts() == {}
 
 
+def test_a_role_arn_with_a_colon_missing_fails_before_any_api_call(run_dag, emulator, output):
+    _, tis = run_dag("""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsStartRunOperator(task_id="run", workflow_id="1234567", output_uri="s3://genomics/runs/",
+                              role_arn="arn:aws:iam:123456789012:role/OmicsServiceRole")
+    """)
+    assert tis["run"].state == "failed"
+    assert (
+        "role_arn: 'arn:aws:iam:123456789012:role/OmicsServiceRole' is not an IAM role ARN "
+        "(arn:aws:iam::123456789012:role/name)"
+    ) in output()
+    assert emulator.request_counts() == {}
+
+
 def test_an_output_uri_that_is_not_s3_fails_before_any_api_call(run_dag, emulator, output):
     _, tis = run_dag("""
     with DAG("test_dag", schedule=None, start_date=START) as dag:

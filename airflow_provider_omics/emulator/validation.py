@@ -24,6 +24,15 @@ S3_URI_MEMBERS = {
     ("CreateWorkflowVersion", "definitionUri"),
 }
 _S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+# Members documented as ARNs whose model pattern admits any "arn:..." text: the service wants six fields,
+# and IAM's form of a role ("arn:aws:iam::123456789012:role/name", the account after an empty region).
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
+_ARN = re.compile(r"arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:([0-9]{12})?:.+")
+ARN_MEMBERS = {
+    "roleArn": (_ROLE_ARN, "an IAM role ARN"),
+    "referenceArn": (_ARN, "an ARN"),
+    "resourceArn": (_ARN, "an ARN"),
+}
 
 
 def validation_errors(model: OperationModel, params: dict[str, Any]) -> list[str]:
@@ -59,6 +68,9 @@ def _service_rules(operation: str, shape: Shape, value: Any, path: str, found: l
             given = value.get(name)
             if (operation, inner) in S3_URI_MEMBERS and isinstance(given, str) and not _S3_URI.fullmatch(given):
                 found.append(_constraint(given, inner, "be an S3 URI (s3://bucket/key)"))
+            arn = ARN_MEMBERS.get(name)
+            if arn and isinstance(given, str) and given and not arn[0].fullmatch(given):
+                found.append(_constraint(given, inner, f"be {arn[1]}"))
             _service_rules(operation, member, value.get(name), inner, found)
     elif kind == "list" and isinstance(value, list | tuple):
         if "max" in meta and len(value) > meta["max"]:
