@@ -2,10 +2,11 @@
 
 Built where the task runs, once the wait has ended (never in the triggerer, whose loop serves every
 other wait). A failed run: ``ListRunTasks`` with status FAILED, each task's reason (``GetRunTask``),
-the tail of each failed task's CloudWatch log and of the engine log (``/aws/omics/WorkflowLog``), and
-a console link to each stream. A batch with failed or cancelled runs: each of them by its run setting
-id, run id, status and reason (``batch_runs``, also the batch operator's XCom). A missing permission or
-an absent stream shrinks its part to a one-line note: the report never fails the task a second time.
+the tail of each failed task's CloudWatch log and of the engine log (``/aws/omics/WorkflowLog``), of the
+run log too when no task failed, and a console link to each stream. A batch with failed or cancelled
+runs: each of them by its run setting id, run id, status and reason (``batch_runs``, also the batch
+operator's XCom). A missing permission or an absent stream shrinks its part to a one-line note: the
+report never fails the task a second time.
 """
 
 from __future__ import annotations
@@ -69,11 +70,16 @@ def failure_report(
         if logs is not None:
             lines += _tail(logs, stream, log_lines)
         lines.append(f"  log: {console_link(region, stream)}")
-    engine = (run.get("logLocation") or {}).get("engineLogStream") or f"run/{run_id}/engine"
-    lines.append("Engine log:")
-    if logs is not None:
-        lines += _tail(logs, engine, log_lines)
-    lines.append(f"  log: {console_link(region, engine)}")
+    # GetRun names the streams by ARN (the API reference); a name is read as well.
+    location = run.get("logLocation") or {}
+    streams = [("Engine log", location.get("engineLogStream") or f"run/{run_id}/engine")]
+    if not failed:  # what the run reported outside any task (the user guide's run log)
+        streams.insert(0, ("Run log", location.get("runLogStream") or f"run/{run_id}"))
+    for title, stream in streams:
+        lines.append(f"{title}:")
+        if logs is not None:
+            lines += _tail(logs, stream_name(stream), log_lines)
+        lines.append(f"  log: {console_link(region, stream_name(stream))}")
     return "\n".join(lines)
 
 

@@ -316,8 +316,20 @@ def test_runs_write_engine_and_task_logs_and_a_scripted_failure_names_its_task(e
         "Task call_variants failed: exit code 1",
     ]
     described = omics.get_run(id=run["id"])
-    engine = lines(described["logLocation"]["engineLogStream"])
+    prefix = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/omics/WorkflowLog:log-stream:"
+    assert described["logLocation"] == {  # ARNs, as the API reference documents
+        "engineLogStream": f"{prefix}run/{run['id']}/engine",
+        "runLogStream": f"{prefix}run/{run['id']}",
+    }
+    engine = lines(f"run/{run['id']}/engine")
     assert engine[0].startswith(f"Run {run['id']} started")
+    # The run log: the run's statuses, and when each task ran and stopped.
+    run_log = lines(f"run/{run['id']}")
+    align, calling = (f"Task {name} ({tasks[name]['taskId']}) is" for name in ("align", "call_variants"))
+    assert run_log[:3] == [f"Run {run['id']} is PENDING", f"Run {run['id']} is STARTING", f"Run {run['id']} is RUNNING"]
+    assert f"{align} RUNNING on omics.c.large" in run_log and f"{align} COMPLETED" in run_log
+    assert run_log.index(f"{calling} FAILED") < len(run_log) - 1
+    assert run_log[-1] == f"Run {run['id']} is FAILED (OUT_OF_MEMORY_ERROR: Task call_variants ran out of memory)"
     manifest = [json.loads(line) for line in lines(f"manifest/run/{run['id']}/{described['uuid']}")]
     assert [(m["arn"].split(":")[-1].split("/")[0], m["status"]) for m in manifest] == [
         ("task", "COMPLETED"),

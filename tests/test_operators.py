@@ -106,9 +106,16 @@ def test_a_failure_report_is_bounded_and_survives_a_missing_log(run_dag, inputs,
     # The engine log is gone (retention, or no permission to read it): that part shrinks to a note.
     (run,) = omics.list_runs(name="lost-s1")["items"]
     logs.delete_log_stream(logGroupName="/aws/omics/WorkflowLog", logStreamName=f"run/{run['id']}/engine")
-    report = failure_report(OmicsHook(), run["id"], omics.get_run(id=run["id"]))
+    described = omics.get_run(id=run["id"])
+    report = failure_report(OmicsHook(), run["id"], described)
     assert re.search(rf"\(log run/{run['id']}/engine not read: .*ResourceNotFoundException", report)
     assert "- task align (" in report
+
+    # GetRun names the log streams by ARN, as documented; a name (as some clients hold it) is read the same.
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/omics/WorkflowLog:log-stream:run/{run['id']}"
+    assert described["logLocation"] == {"engineLogStream": f"{arn}/engine", "runLogStream": arn}
+    named = {"logLocation": {"engineLogStream": f"run/{run['id']}/task/none", "runLogStream": f"run/{run['id']}"}}
+    assert f"(log run/{run['id']}/task/none not read" in failure_report(OmicsHook(), run["id"], named)
 
 
 def test_a_finished_run_reports_what_it_used_and_wrote(run_dag, inputs, emulator, omics):
@@ -272,6 +279,9 @@ def test_a_missing_s3_input_fails_the_run_with_the_reason(run_dag, inputs, emula
     shown = output()
     assert "ended FAILED: INPUT_URI_NOT_FOUND: The provided URI doesn't exist: s3://genomics/reads/s9_R1.fastq" in shown
     assert "No task failed: the run failed in its engine." in shown
+    # The run log, read by the ARN GetRun gives, tells what happened outside any task.
+    assert re.search(r"Run log:\n  last \d+ line\(s\) of run/\d+:\n  \| Run \d+ is PENDING\n", shown)
+    assert re.search(r"  \| Run \d+ is FAILED \(INPUT_URI_NOT_FOUND: The provided URI doesn't exist", shown)
 
 
 def test_cancelled_run_fails_the_task(run_dag, inputs, emulator, output):

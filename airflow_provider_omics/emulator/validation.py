@@ -69,8 +69,8 @@ def _service_rules(operation: str, shape: Shape, value: Any, path: str, found: l
             if (operation, inner) in S3_URI_MEMBERS and isinstance(given, str) and not _S3_URI.fullmatch(given):
                 found.append(_constraint(given, inner, "be an S3 URI (s3://bucket/key)"))
             arn = ARN_MEMBERS.get(name)
-            if arn and isinstance(given, str) and given and not arn[0].fullmatch(given):
-                found.append(_constraint(given, inner, f"be {arn[1]}"))
+            if arn and isinstance(given, str) and _matches(member, given) and not arn[0].fullmatch(given):
+                found.append(_constraint(given, inner, f"be {arn[1]}"))  # one clause a member, as the service
             _service_rules(operation, member, value.get(name), inner, found)
     elif kind == "list" and isinstance(value, list | tuple):
         if "max" in meta and len(value) > meta["max"]:
@@ -87,8 +87,13 @@ def _service_rules(operation: str, shape: Shape, value: Any, path: str, found: l
             found.append(_constraint(value, path, f"satisfy enum value set: [{', '.join(shape.enum)}]"))
         if "max" in meta and len(value) > meta["max"]:
             found.append(_constraint(value, path, f"have length less than or equal to {meta['max']}"))
-        pattern = java_regex(meta["pattern"]) if meta.get("pattern") else None
-        if pattern is not None and value and not pattern.fullmatch(value):
+        if value and not _matches(shape, value):
             found.append(_constraint(value, path, f"satisfy regular expression pattern: {meta['pattern']}"))
     elif kind in ("integer", "long") and isinstance(value, int) and "max" in meta and value > meta["max"]:
         found.append(_constraint(value, path, f"have value less than or equal to {meta['max']}"))
+
+
+def _matches(shape: Shape, value: str) -> bool:
+    """Whether a string is empty or fits the shape's pattern (a pattern Python cannot read admits anything)."""
+    pattern = java_regex(shape.metadata["pattern"]) if shape.metadata.get("pattern") else None
+    return not value or pattern is None or pattern.fullmatch(value) is not None

@@ -2,9 +2,10 @@
 
 The service puts one on the account's default bus for every status a run, workflow, store, read set,
 reference, import or export job enters, creation included (a run's first event says PENDING).
-Detail types and detail fields are the ``aws.omics`` entries of EventBridge's schema registry, and what
-AWS's own samples read of them; the envelope (id, account, region, time, resources) is EventBridge's own,
-which moto's EventBridge adds when the entry is put. ``tests/test_corpus.py`` holds them against the
+Detail types and detail fields are the ``aws.omics`` entries of EventBridge's schema registry, what the
+user guide documents (its EventBridge page, "Event message structure") and what AWS's own samples read;
+the envelope (id, account, region, time, resources) is EventBridge's own, which moto's EventBridge adds
+when the entry is put. ``tests/test_corpus.py`` holds them against the
 recorded events in ``tests/corpus/events/``.
 """
 
@@ -39,11 +40,38 @@ def _analytics_import(store_kind: str) -> Detail:
 
 SEQUENCE_JOB = _fields("id", "sequenceStoreId", "statusMessage")
 
+
+def _run(run: dict[str, Any], backend: Any) -> dict[str, Any]:
+    """What the user guide documents for a run (the schema registry's entry lists only arn and status)."""
+    return {
+        "arn": run["arn"],
+        "uuid": run["uuid"],
+        "runId": run["id"],
+        "runName": run.get("name"),
+        "runOutputUri": run.get("runOutputUri"),
+        "workflowId": run.get("workflowId"),
+        "workflowName": run.get("workflowName"),
+    }
+
+
+def _task(task: dict[str, Any], backend: Any) -> dict[str, Any]:
+    """What the user guide documents for a task: its ARN, and its run's and workflow's names and ids."""
+    run = backend.table("run").get(task["runId"]) or {"id": task["runId"]}
+    return {
+        "arn": backend.arn(f"task/{task['taskId']}"),
+        "runArn": run.get("arn"),
+        "runUuid": run.get("uuid"),
+        "runId": run["id"],
+        "runName": run.get("name"),
+        "workflowId": run.get("workflowId"),
+        "workflowName": run.get("workflowName"),
+    }
+
+
 # emulator kind -> (detail type, the detail's fields besides omicsVersion and status)
 EVENTS: dict[str, tuple[str, Detail]] = {
-    # runId: what AWS's own consumers read (the schema registry's entry lists only arn and status)
-    "run": ("Run Status Change", lambda run, backend: {"arn": run["arn"], "runId": run["id"]}),
-    "run_task": ("Task Status Change", lambda task, backend: {"arn": backend.arn(f"task/{task['taskId']}")}),
+    "run": ("Run Status Change", _run),
+    "run_task": ("Task Status Change", _task),
     "workflow": ("Workflow Status Change", _fields("arn")),
     "sequence_store": ("Sequence Store Status Change", _fields("arn", "id")),
     "read_set": ("Read Set Status Change", _fields("arn", "id", "sequenceStoreId", "creationJobId", "statusMessage")),

@@ -1,6 +1,8 @@
 """What runs write to CloudWatch Logs, as the service writes it: moto's Logs, served on the same port.
 
-The service writes each run's engine log to ``/aws/omics/WorkflowLog``, stream ``run/<id>/engine``,
+The service writes each run's run log to ``/aws/omics/WorkflowLog``, stream ``run/<id>``: the run's status
+changes and when each task starts, runs and stops (user guide, "Monitoring HealthOmics with CloudWatch
+Logs"; the wording of its lines is the emulator's own). Its engine log goes to stream ``run/<id>/engine``,
 each task's output to ``run/<id>/task/<taskId>`` (``GetRunTask`` gives it as the stream's ARN, ``logStream``:
 ``arn:aws:logs:<region>:<account>:log-group:/aws/omics/WorkflowLog:log-stream:run/<id>/task/<taskId>``), and when the
 run ends its manifest to ``manifest/run/<id>/<uuid>``: one JSON line per task, then one for the run.
@@ -16,6 +18,21 @@ from .. import moto_adapter
 from .base import ACCOUNT_ID
 
 LOG_GROUP = "/aws/omics/WorkflowLog"
+
+
+def run_stream(run_id: str) -> str:
+    return f"run/{run_id}"
+
+
+def run_log_line(record: dict[str, Any]) -> str | None:
+    """The run log's line for a run or a task that entered its status; None for anything else."""
+    why = ": ".join(str(record[k]) for k in ("failureReason", "statusMessage") if record.get(k))
+    if record.get("_kind") == "run":
+        return f"Run {record['id']} is {record['status']}" + (f" ({why})" if why else "")
+    if record.get("_kind") == "run_task":
+        line = f"Task {record['name']} ({record['taskId']}) is {record['status']}"
+        return line + (f" on {record['instanceType']}" if record["status"] == "RUNNING" else "")
+    return None
 
 
 def engine_stream(run_id: str) -> str:

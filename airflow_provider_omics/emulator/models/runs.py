@@ -21,7 +21,7 @@ from .base import (
 )
 from .definitions import PLACEHOLDER
 from .manifest import manifest
-from .run_logs import RunLogs, engine_stream, manifest_stream, task_stream
+from .run_logs import RunLogs, engine_stream, manifest_stream, run_log_line, run_stream, task_stream
 from .workflows import WorkflowModel
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
@@ -98,6 +98,22 @@ class RunModel(WorkflowModel):
         # Call caching: (cacheId, workflow digest, task name, parameters) -> the cached task's outputs URI
         self.cache_entries: dict[tuple[str, str, str, str], str] = {}
 
+    def announce(self, record: Record, at: float) -> None:
+        """Besides the event, a run's status changes and its tasks' go to the run log."""
+        super().announce(record, at)
+        line = run_log_line(record)
+        if line is None:
+            return
+        if record["_kind"] == "run_task":
+            self.run_logs.write(run_stream(record["runId"]), [line], at)
+        elif record["status"] in RUN_TERMINAL and self._going(record):
+            record["_run_log_ending"] = (line, at)  # written once its tasks have stopped (``on_forced_end``)
+        else:
+            self.run_logs.write(run_stream(record["id"]), [line], at)
+
+    def _going(self, run: Record) -> bool:
+        return any(task["status"] not in RUN_TERMINAL for task in self.records("run_task", runId=run["id"]))
+
     # ---- runs ----------------------------------------------------------------------------------
     def start_run(self, p: dict[str, Any]) -> Record:
         return self.once("StartRun", p["requestId"], lambda: self._new_run(p))
@@ -144,7 +160,10 @@ class RunModel(WorkflowModel):
             "creationTime": now(),
             "startTime": None,
             "stopTime": None,
-            "logLocation": {"engineLogStream": f"run/{ident}/engine", "runLogStream": f"run/{ident}"},
+            "logLocation": {  # ARNs, as the API reference documents them
+                "engineLogStream": self.run_logs.stream_arn(engine_stream(ident)),
+                "runLogStream": self.run_logs.stream_arn(run_stream(ident)),
+            },
             "runOutputUri": f"{settings['outputUri'].rstrip('/')}/{ident}",
             "tags": settings.get("tags") or {},
             "_tasks": definition["_tasks"],
@@ -362,6 +381,9 @@ class RunModel(WorkflowModel):
             self._cache_completed_tasks(run)
         ending = f"Run {record['id']} {record['status'].lower()}" + (f": {reason}" if reason else "")
         self.run_logs.write(engine_stream(record["id"]), [*engine, ending])
+        if "_run_log_ending" in record:  # after its tasks' lines, which were stamped up to now
+            line, at = record.pop("_run_log_ending")
+            self.run_logs.write(run_stream(record["id"]), [line], max(at, time.time()))
         self._write_manifest({**run, **record})  # ``record`` may be the ending copy
 
     def get_run(self, p: dict[str, Any]) -> Record:
