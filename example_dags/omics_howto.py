@@ -52,6 +52,7 @@ PARTNER = os.environ.get("OMICS_PARTNER_ACCOUNT", "210987654321")
 DOWNLOADS = os.environ.get("OMICS_DOWNLOAD_DIR", "/tmp/omics-howto")
 DATA = Path(__file__).parent / "data"
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
+NEXTFLOW = Path(__file__).parent / "workflows" / "fastq_qc"
 WAIT = {"waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 INPUTS = f"s3://{BUCKET}/inputs"
 
@@ -157,6 +158,24 @@ with DAG(
     )
     # [END howto_run]
     [upload, version] >> run
+
+    # [START howto_nextflow]
+    qc = OmicsCreateWorkflowOperator(
+        task_id="nextflow_workflow",
+        name="fastq-qc",
+        definition_path=str(NEXTFLOW),  # main.nf, nextflow_schema.json (its parameter template), nextflow.config
+        **WAIT,
+    )
+    OmicsStartRunOperator(
+        task_id="nextflow_run",
+        workflow_id=qc.output["id"],
+        role_arn=ROLE,
+        output_uri=f"s3://{BUCKET}/runs/",
+        name="NA12878-qc",
+        parameters={key: value for key, value in sample("NA12878").items() if key != "reference"},
+        **WAIT,
+    )
+    # [END howto_nextflow]
 
     # [START howto_list_runs]
     run >> OmicsListRunsOperator(task_id="list", run_group_id=group.output["id"], status="COMPLETED")

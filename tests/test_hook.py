@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import pickle
 
 import pytest
@@ -215,3 +216,20 @@ def test_job_failures_survive_pickling(hook):
         "DELETED",
         error.value.ids,
     )
+
+
+def test_an_address_endpoint_with_host_prefixes_on_is_refused_before_any_call(emulator, monkeypatch):
+    """A connection to a local endpoint that forgot inject_host_prefix: told what to set, no call tried."""
+    bare = json.loads(emulator.connection_json())
+    bare["extra"].pop("config_kwargs")
+    monkeypatch.setenv("AIRFLOW_CONN_BARE", json.dumps(bare))
+    with pytest.raises(ValueError, match=r'is an address, .* "config_kwargs": \{"inject_host_prefix": false\}'):
+        OmicsHook(aws_conn_id="bare").call("ListSequenceStores")
+    assert emulator.request_counts() == {}
+    # botocore's own switch says the same; a name (a real or a tunnelled endpoint) is left alone.
+    monkeypatch.setenv("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
+    assert OmicsHook(aws_conn_id="bare").call("ListSequenceStores")["sequenceStores"] == []
+    monkeypatch.delenv("AWS_DISABLE_HOST_PREFIX_INJECTION")
+    bare["extra"]["endpoint_url"] = "https://omics.example.internal"
+    monkeypatch.setenv("AIRFLOW_CONN_BARE", json.dumps(bare))
+    assert OmicsHook(aws_conn_id="bare").config.inject_host_prefix is True

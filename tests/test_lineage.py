@@ -152,6 +152,11 @@ def test_every_operator_reports_what_it_read_and_wrote(example, emulator, tmp_pa
     # datasets are storage paths: a key or file name that holds a sample name is named so).
     assert "NA24385" not in json.dumps([e["run"]["facets"].get("omics") for e in events])
 
+    # The Nextflow workflow's template is its nextflow_schema.json; its run took what the template asks.
+    nextflow = xcom(tis["nextflow_workflow"])
+    assert nextflow["engine"] == "NEXTFLOW" and not nextflow["parameterTemplate"]["reads_1"]["optional"]
+    assert xcom(tis["nextflow_run"])["status"] == "COMPLETED"
+
     batch = xcom(tis["batch"])
     samples = [
         f"s3://{BUCKET}/inputs/reads/{name}_{end}.fastq" for name in ("NA12878", "NA12891") for end in ("R1", "R2")

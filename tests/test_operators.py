@@ -787,3 +787,48 @@ def test_a_task_that_fails_before_starting_a_job_logs_no_link_error(run_dag, emu
     assert tis["run"].state == "failed"
     out = output()
     assert "invalid arguments" in out and "XCom not found" not in out
+
+
+RELEASE = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    workflow = OmicsCreateWorkflowOperator(
+        task_id="workflow", name="germline", definition_path="{definition}", {version} waiter_delay=0.05)
+    OmicsStartRunOperator(
+        task_id="run", workflow_id=workflow.output["id"], workflow_version_name=workflow.output["versionName"],
+        role_arn=ROLE, output_uri="s3://genomics/runs/", parameters={{"sample_name": "s1"}}, waiter_delay=0.05)
+"""
+
+
+def test_a_workflow_is_kept_across_dag_runs_and_a_changed_definition_becomes_a_version(
+    run_dag, tmp_path, omics, s3, output
+):
+    import pendulum
+
+    definition = tmp_path / "germline"
+    definition.mkdir()
+    (definition / "main.wdl").write_text(WDL.decode())
+    day = iter(range(1, 10))
+
+    def release(version: str = "") -> dict:
+        text = RELEASE.format(definition=definition, version=f"version_name={version!r}," if version else "")
+        _, tis = run_dag(text, logical_date=pendulum.datetime(2026, 1, next(day), tz="UTC"))
+        return tis
+
+    first, again = release(), release()
+    assert xcom(first["workflow"])["id"] == xcom(again["workflow"])["id"]
+    assert [w["name"] for w in omics.list_workflows(name="germline")["items"]] == ["germline"]
+    assert "Reusing workflow" in output() and again["run"].state == "success"
+
+    (definition / "main.wdl").write_text(WDL.decode().replace("echo", "echo changed"))
+    refused = release()
+    assert refused["workflow"].state == "failed"
+    assert "exists with another definition: give version_name to add this definition as a new version" in output()
+
+    v2 = release("v2")
+    workflow = xcom(v2["workflow"])
+    assert workflow["id"] == xcom(first["workflow"])["id"] and workflow["versionName"] == "v2"
+    assert xcom(v2["run"])["workflowVersionName"] == "v2"  # the run is pinned to the release
+    assert xcom(release("v2")["workflow"])["versionName"] == "v2"  # the same release again: reused
+    versions = omics.list_workflow_versions(workflowId=workflow["id"])["items"]
+    assert [v["versionName"] for v in versions] == ["v2"]
+    assert len(omics.list_workflows(name="germline")["items"]) == 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import io
+import ipaddress
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
@@ -38,6 +41,33 @@ if TYPE_CHECKING:
 
 NO_BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 STREAM_CHUNK = 1 << 20  # what call_into hands on at a time
+
+
+def check_host_prefix(endpoint_url: str | None, config: Config) -> None:
+    """Refuse, before any call, an endpoint an address or ``localhost`` names while botocore puts HealthOmics'
+    host prefixes in front of it (``storage-``, ``workflows-``, ...): no such host resolves, and each call
+    would be tried for half a minute before a cryptic "Could not connect"."""
+    host = urlsplit(endpoint_url or "").hostname or ""
+    if not (host == "localhost" or _is_address(host)) or config.inject_host_prefix is False:
+        return
+    if getattr(config, "_inject_host_prefix", None) == "UNSET" and os.environ.get(
+        "AWS_DISABLE_HOST_PREFIX_INJECTION", ""
+    ).lower() in ("true", "1"):  # botocore's own setting (1.36 and later), read where the client is made
+        return
+    raise ValueError(
+        f"The connection's endpoint_url {endpoint_url} is an address, where HealthOmics' host prefixes "
+        f"(e.g. storage-{host}) cannot resolve: set inject_host_prefix to false in the connection's extra, "
+        '"config_kwargs": {"inject_host_prefix": false} (or botocore_config={"inject_host_prefix": False} on '
+        "the task)"
+    )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class OmicsHook(PaginatedLists, AwsBaseHook):
@@ -89,6 +119,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     def config(self) -> Config:
         """The connection's botocore config, with botocore's own retries off unless it sets them (``call`` retries)."""
         config = super().config
+        check_host_prefix(self.conn_config.endpoint_url, config)
         return config if config.retries is not None else config.merge(Config(retries=NO_BOTOCORE_RETRIES))
 
     # ---- retried calls ---------------------------------------------------------------------------

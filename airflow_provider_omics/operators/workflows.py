@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from botocore.exceptions import ClientError
 
-from airflow_provider_omics import analysis, diagnostics, polling, usage
-from airflow_provider_omics.errors import OmicsJobFailed
+from airflow_provider_omics import analysis, diagnostics, polling, transfer, usage
+from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
 from airflow_provider_omics.links.omics import OmicsAnalysisLink, OmicsConsoleLink
 from airflow_provider_omics.operators.analysis import RightSizing, draw, tell
-from airflow_provider_omics.operators.base import OmicsJobOperator
+from airflow_provider_omics.operators.base import OmicsJobOperator, Started
 from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.service_model import operation
 
 WORKFLOW_EXTENSIONS = (".wdl", ".nf", ".cwl")
+DIGEST_TAG = "airflow-provider-omics:definition-sha256"
+LIVE = ("ACTIVE", "CREATING", "UPDATING")
 # The service writes a run's manifest as the run ends, maybe moments after its status says so.
 MANIFEST_WAIT = 60
 
@@ -51,7 +56,9 @@ def zip_definition(path: str) -> tuple[bytes, str | None]:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, full in sorted(files.items()):
-            archive.write(full, name)
+            # No file times: the same definition zips to the same bytes, so its digest says it is the same.
+            with open(full, "rb") as handle:
+                archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), handle.read())
     return buffer.getvalue(), _main_file(path, sorted(files))
 
 
@@ -74,7 +81,7 @@ class _DefinitionOperator(OmicsJobOperator):
         ``main.*``; with several and none named so, set ``main``.
     """
 
-    extra_template_fields = ("definition_path",)
+    extra_template_fields: ClassVar[Sequence[str]] = ("definition_path",)
     definition_zip: bytes | None
     main: str | None
 
@@ -96,9 +103,106 @@ class _DefinitionOperator(OmicsJobOperator):
 
 
 class OmicsCreateWorkflowOperator(_DefinitionOperator):
-    """Create a private workflow and wait until it is ACTIVE. XCom: ``GetWorkflow`` (``["id"]``)."""
+    """Create a private workflow and wait until it is ACTIVE, or reuse the one that holds this definition.
+    XCom: ``GetWorkflow`` (``["id"]``) and ``versionName``: the version that holds the definition, or None
+    when it is the workflow's own.
+
+    A DAG that runs every day keeps one workflow: a private workflow of the same ``name`` whose definition
+    is the same (its digest, kept in the tag ``airflow-provider-omics:definition-sha256``) is reused, not
+    created again. A changed definition becomes a new version of it (``CreateWorkflowVersion``) when
+    ``version_name`` is given, and is refused without one. Runs pin the version with
+    ``workflow_version_name=workflow.output["versionName"]``.
+
+    :param version_name: the version a changed definition becomes (templated; e.g. a release tag).
+    :param reuse_existing: look for the workflow before creating one (default True); False always creates.
+    """
 
     kind = "workflow"
+    extra_template_fields = ("definition_path", "version_name")
+    name: str | None
+    definition_uri: str | None
+    definition_repository: dict[str, Any] | None
+
+    def __init__(self, *, version_name: str | None = None, reuse_existing: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version_name, self.reuse_existing = version_name, reuse_existing
+
+    def completed(self, context: Any, output: Any) -> Any:
+        return {**output, "versionName": output.get("versionName")}  # None: the workflow's own definition
+
+    def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
+        if not self.reuse_existing:
+            return super().start(context, chunk, request)
+        digest = self.definition_digest(request)
+        request = {**request, "tags": {**(request.get("tags") or {}), DIGEST_TAG: digest}}
+        named = [
+            self.hook.call("GetWorkflow", id=item["id"])
+            for item in self.hook.paginate("ListWorkflows", type="PRIVATE", name=request["name"])
+            if item.get("name") == request["name"] and item.get("status") in LIVE
+        ]
+        if not named:
+            return super().start(context, chunk, request)
+        for workflow in named:
+            if (workflow.get("tags") or {}).get(DIGEST_TAG) == digest:
+                self.log.info("Reusing workflow %s (%s): the same definition", workflow["id"], workflow["name"])
+                return Started({"id": workflow["id"]}, workflow)
+            for version in self.hook.paginate("ListWorkflowVersions", workflowId=workflow["id"]):
+                described = self.hook.call(
+                    "GetWorkflowVersion", workflowId=workflow["id"], versionName=version["versionName"]
+                )
+                if described.get("status") in LIVE and (described.get("tags") or {}).get(DIGEST_TAG) == digest:
+                    self.log.info(
+                        "Reusing version %s of workflow %s: the same definition", version["versionName"], workflow["id"]
+                    )
+                    return self.pinned(workflow, version["versionName"])
+        newest = max(named, key=lambda workflow: workflow["creationTime"])
+        return self.new_version(context, chunk, newest, request)
+
+    def new_version(self, context: Any, chunk: int, workflow: dict[str, Any], request: dict[str, Any]) -> Started:
+        """The changed definition as version ``version_name`` of the workflow, waited for until ACTIVE."""
+        where = f"workflow {workflow['id']} ({workflow['name']}) exists with another definition"
+        if not self.version_name:
+            raise ValueError(
+                f"{type(self).__name__} ({self.task_id}): {where}: give version_name to add this definition as a "
+                "new version of it, or another name for a new workflow"
+            )
+        ids = {"workflowId": workflow["id"], "versionName": self.version_name}
+        try:
+            taken = self.hook.call("GetWorkflowVersion", **ids)
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise
+        else:
+            raise ValueError(
+                f"{type(self).__name__} ({self.task_id}): {where}, and its version {self.version_name} holds "
+                f"another one too ({taken['status']}): give a new version_name"
+            )
+        accepted = operation("CreateWorkflowVersion").input_shape.members
+        version = {key: value for key, value in request.items() if key in accepted and key != "requestId"}
+        token = self.token(context, chunk, {**version, **ids}, 0)
+        self.hook.call("CreateWorkflowVersion", **version, **ids, requestId=token)
+        self.log.info("Created version %s of workflow %s for the changed definition", self.version_name, workflow["id"])
+        return self.pinned(workflow, self.version_name)
+
+    def pinned(self, workflow: dict[str, Any], version_name: str) -> Started:
+        """The workflow with the version that holds the definition, once that version is ACTIVE."""
+        self.hook.wait_with(
+            self.wait_settings,
+            job_kind("workflow_version"),
+            [{"workflowId": workflow["id"], "versionName": version_name}],
+        )
+        return Started({"id": workflow["id"]}, {**workflow, "versionName": version_name})
+
+    def definition_digest(self, request: Mapping[str, Any]) -> str:
+        """What identifies the definition: the zip's SHA-256, or the S3 object's (by its ETag), or the
+        repository reference."""
+        if request.get("definitionZip"):
+            return hashlib.sha256(request["definitionZip"]).hexdigest()
+        if request.get("definitionUri"):
+            bucket, key = transfer.s3_parts(request["definitionUri"])
+            etag = self.hook.client_of("s3").head_object(Bucket=bucket, Key=key)["ETag"]
+            return hashlib.sha256(f"{request['definitionUri']}#{etag}".encode()).hexdigest()
+        return hashlib.sha256(json.dumps(request.get("definitionRepository"), sort_keys=True).encode()).hexdigest()
 
 
 class OmicsCreateWorkflowVersionOperator(_DefinitionOperator):

@@ -1,4 +1,4 @@
-"""Workflow definitions: a definition zip's main file, its engine, its tasks and their resources, its inputs."""
+"""Workflow definitions: a definition zip's main file, its engine, its tasks and their resources."""
 
 from __future__ import annotations
 
@@ -23,13 +23,11 @@ _WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
 _CPU = re.compile(r"\bcpu\s*:\s*\"?(\d+)")
 _MEMORY = re.compile(r"\bmemory\s*:\s*\"(\d+)\s*G")
 PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
-# A WDL workflow's input block, and each declaration in it: File reads, String? note, Int depth = 30
-_WDL_WORKFLOW_INPUT = re.compile(r"\bworkflow\s+\w+\s*\{\s*(?:#[^\n]*\s*)*input\s*\{")
-_WDL_DECLARATION = re.compile(r"\b(?P<type>[A-Z]\w*(?:\[[^\]]*\])?\+?(?P<optional>\?)?)\s+(?P<name>[A-Za-z_]\w*)")
 
 
-def read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
-    """(file name, text) of the main file of a definition zip; anything but a zip archive is refused."""
+def read_definition(blob: bytes, main: str | None) -> tuple[str, dict[str, str]]:
+    """The main file's name and every file's text (by name) of a definition zip; anything but a zip archive
+    is refused."""
     if not zipfile.is_zipfile(io.BytesIO(blob)):
         raise invalid("definitionZip is not a zip archive: zip the workflow's files (a .wdl, .nf or .cwl file)")
     try:
@@ -41,7 +39,7 @@ def read_definition(blob: bytes, main: str | None) -> tuple[str, str]:
         chosen = main if main in names else next((n for n in names if n.endswith(tuple(ENGINES))), None)
         if chosen is None:
             raise invalid("The definition zip holds no .wdl, .nf or .cwl file; set main")
-        return chosen, archive.read(chosen).decode(errors="replace")
+        return chosen, {name: archive.read(name).decode(errors="replace") for name in names}
 
 
 def definition_tasks(engine: str, text: str) -> list[dict[str, Any]]:
@@ -65,27 +63,6 @@ def definition_tasks(engine: str, text: str) -> list[dict[str, Any]]:
             }
         )
     return tasks
-
-
-def inferred_template(engine: str, text: str) -> dict[str, dict[str, Any]]:
-    """The parameter template the service reads from a definition given none: a WDL workflow's inputs,
-    required unless optional (``Type?``) or with a default. Other engines: none inferred here."""
-    found = _WDL_WORKFLOW_INPUT.search(text) if engine.startswith("WDL") else None
-    if found is None:
-        return {}
-    depth, end = 1, found.end()
-    while depth and end < len(text):  # to the brace that closes the block: defaults may hold braces
-        depth += {"{": 1, "}": -1}.get(text[end], 0)
-        end += 1
-    block = re.sub(r'"[^"]*"', '""', text[found.end() : end - 1])  # a string default is no declaration
-    declarations = list(_WDL_DECLARATION.finditer(block))
-    template = {}
-    for index, declaration in enumerate(declarations):
-        after = block[declaration.end() : declarations[index + 1].start() if index + 1 < len(declarations) else None]
-        optional = bool(declaration.group("optional")) or after.lstrip().startswith("=")
-        kind = declaration.group("type").rstrip("?")
-        template[declaration.group("name")] = {"description": f"{kind} input of the workflow", "optional": optional}
-    return template
 
 
 def instance_type(cpus: int, memory: int) -> str:

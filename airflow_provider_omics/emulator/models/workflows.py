@@ -14,7 +14,8 @@ from .base import (
     not_found,
     now,
 )
-from .definitions import ENGINES, definition_tasks, inferred_template, read_definition
+from .definitions import ENGINES, definition_tasks, read_definition
+from .templates import generated_template
 
 
 class WorkflowModel(BaseBackend):
@@ -38,7 +39,8 @@ class WorkflowModel(BaseBackend):
 
     def _workflow_fields(self, p: dict[str, Any]) -> dict[str, Any]:
         blob = self._definition(p)
-        main, text = read_definition(blob, p.get("main"))
+        main, files = read_definition(blob, p.get("main"))
+        text = files[main]
         engine = p.get("engine") or next((e for ext, e in ENGINES.items() if main.endswith(ext)), "WDL")
         return {
             "status": "CREATING",
@@ -49,7 +51,7 @@ class WorkflowModel(BaseBackend):
             "definition": p.get("definitionUri") or f"s3://omics-workflows/{hashlib.sha256(blob).hexdigest()}.zip",
             "main": main,
             "digest": "sha256:" + hashlib.sha256(blob).hexdigest(),
-            "parameterTemplate": p.get("parameterTemplate") or inferred_template(engine, text),
+            "parameterTemplate": p.get("parameterTemplate") or generated_template(engine, main, files),
             "storageCapacity": p.get("storageCapacity"),
             "storageType": p.get("storageType"),
             "accelerators": p.get("accelerators"),
