@@ -139,7 +139,6 @@ class Produced:
     inputs: list[Dataset]
     outputs: list[Dataset]
     collections: list[tuple[str, dict[str, Any]]]
-    outputs_as_assets: bool = True  # False: too many (a run's objects); its collections stand for them
 
 
 Rule = Callable[[Namer, Mapping[str, Any], Mapping[str, Any]], Produced]
@@ -159,7 +158,6 @@ def lineage_of(operation: str, namer: Namer, request: Mapping[str, Any], result:
         _unique(read + found.inputs),
         _unique(written + found.outputs),
         found.collections,
-        found.outputs_as_assets,
     )
 
 
@@ -226,7 +224,7 @@ def _run(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) ->
     written = [d for d in objects if d] if 0 < len(objects) <= MAX_OBJECTS else [prefix]
     done = result.get("status") == "COMPLETED"
     made = {"runIds": str(result.get("id"))}
-    return Produced(workflow, written, [(prefix.uri, made), *((w.uri, made) for w in workflow)] if done else [], False)
+    return Produced(workflow, written, [(w.uri, made) for w in workflow] if done else [])
 
 
 def _batch(namer: Namer, request: Mapping[str, Any], result: Mapping[str, Any]) -> Produced:

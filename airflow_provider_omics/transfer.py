@@ -7,6 +7,7 @@ file, streamed as it is sent); a FASTQ's HealthOmics ETag (the hash of its uncom
 ``formats.ETag``) is computed beside them from a sequential read, so the read set can be checked against
 it. A download fetches ``max_concurrency`` parts at once: to local disk, the files of a pair side by side,
 each part streamed to its place in its file; elsewhere, one file after the other, parts whole and in order.
+Unless told, ``max_concurrency`` is 10 where parts stream (local files) and 4 where each is held whole.
 Progress is logged every ``PROGRESS_EVERY`` seconds.
 
 An upload with a ``client_token`` can be resumed: it is tagged with the token, so a later try finds it
@@ -41,7 +42,10 @@ MIB = 1 << 20
 MAX_PART_SIZE = 100 * MIB  # "Each part cannot be larger than 100 MB" (CreateMultipartReadSetUpload)
 MAX_PARTS = 10_000  # UploadReadSetPart partNumber: 1 to 10000
 DEFAULT_PART_SIZE = 100 * MIB
-DEFAULT_CONCURRENCY = 4
+# Parts in flight, unless told: a local file streams each part, so more cost no memory (TransferManager's
+# 10, its speed over a wide-area link); a part read whole (S3, ObjectStoragePath) holds part size x this.
+STREAMED_CONCURRENCY = 10
+WHOLE_PART_CONCURRENCY = 4
 PROGRESS_EVERY = 10.0
 UPLOAD_TAG = "airflow:upload-token"  # on an upload and the read set it becomes: which try's upload it is
 FILE_TYPES = ("FASTQ", "BAM", "UBAM", "CRAM")
@@ -313,15 +317,25 @@ class UploadResult:
         return {key: value for key, value in figures.items() if value is not None}  # XCom takes no None
 
 
-def check_part_arguments(part_size: int, max_concurrency: int) -> None:
+def check_part_arguments(part_size: int, max_concurrency: int | None) -> None:
     if isinstance(part_size, bool) or not isinstance(part_size, int) or not 0 < part_size <= MAX_PART_SIZE:
         raise ValueError(f"part_size: must be a whole number of bytes from 1 to {MAX_PART_SIZE} (100 MiB)")
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+    if max_concurrency is not None and (
+        isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
+    ):
         raise ValueError(f"max_concurrency: must be a whole number of at least 1, got {max_concurrency!r}")
 
 
+def concurrency_for(given: int | None, *locations: Location | None) -> int:
+    """Parts in flight: ``given``, else 10 when every location is a local file (streamed), else 4."""
+    if given is not None:
+        return given
+    local = all(_is_local(location) for location in locations if location is not None)
+    return STREAMED_CONCURRENCY if local else WHOLE_PART_CONCURRENCY
+
+
 def check_upload_arguments(
-    source1: Location, source2: Location | None, source_file_type: str, part_size: int, max_concurrency: int
+    source1: Location, source2: Location | None, source_file_type: str, part_size: int, max_concurrency: int | None
 ) -> None:
     check_part_arguments(part_size, max_concurrency)
     if source1 in (None, ""):
@@ -434,7 +448,7 @@ class ReadSetUpload:
         request: Mapping[str, Any],
         sources: Mapping[str, Source],
         part_size: int = DEFAULT_PART_SIZE,
-        max_concurrency: int = DEFAULT_CONCURRENCY,
+        max_concurrency: int = WHOLE_PART_CONCURRENCY,
         keep_on_failure: bool = False,
         logger: Any = log,
     ) -> None:
@@ -621,7 +635,7 @@ def upload_read_set(
     source2: Location | None = None,
     *,
     part_size: int = DEFAULT_PART_SIZE,
-    max_concurrency: int = DEFAULT_CONCURRENCY,
+    max_concurrency: int | None = None,
     client_token: str | None = None,
     abort_on_failure: bool = True,
 ) -> UploadResult:
@@ -632,8 +646,9 @@ def upload_read_set(
     """
     check_upload_arguments(source1, source2, request["sourceFileType"], part_size, max_concurrency)
     sources = open_upload_sources(api, source1, source2, request["sourceFileType"], part_size)
+    concurrency = concurrency_for(max_concurrency, source1, source2)
     upload = ReadSetUpload(
-        api, sequence_store_id, request, sources, part_size, max_concurrency, not abort_on_failure, api.log
+        api, sequence_store_id, request, sources, part_size, concurrency, not abort_on_failure, api.log
     )
     tokens: Iterable[str | None] = generations(numbered(client_token), "upload") if client_token else [None]
     return upload.run(tokens)
@@ -862,7 +877,7 @@ def download(
     ids: Mapping[str, Any],
     files: str | Sequence[str],
     destination: Location,
-    max_concurrency: int,
+    max_concurrency: int | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Some or ``"all"`` files of a read set or reference to ``destination`` (a folder, or one file's path).
@@ -888,6 +903,7 @@ def download(
     if absent:
         raise ValueError(f"files: {kind.replace('_', ' ')} {ids['id']} has no {', '.join(absent)}")
     check_part_arguments(MAX_PART_SIZE, max_concurrency)
+    max_concurrency = concurrency_for(max_concurrency, destination)
     # A FASTQ's ETag is the hash of its content: the download is checked against it.
     family = str((described.get("etag") or {}).get("algorithm", "_MD5up")).split("_", 1)[-1]
     fastq = described.get("fileType") == "FASTQ"

@@ -18,6 +18,7 @@ from airflow_provider_omics import __version__  # noqa: E402
 
 project = "airflow-provider-omics"
 author = "airflow-provider-omics contributors"
+copyright = "2026, airflow-provider-omics contributors"  # the footer: "Copyright © 2026, ..."
 release = version = __version__
 
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]

@@ -160,3 +160,40 @@ def test_every_install_line_for_mwaa_is_the_one_release_check_installs():
     assert len(blocks) >= 3 and all(block == documented for _, block in blocks), blocks
     checked = (ROOT / "scripts" / "check_package.py").read_text()
     assert 'f"--find-links {wheel.parent}\\nairflow-provider-omics=={__version__}\\n"' in checked
+
+
+def included_code(page: Path) -> list[tuple[str, str]]:
+    """(where, text) of each Python ``literalinclude`` of a page, cut as Sphinx cuts it (start/end markers, dedent)."""
+    found = []
+    for match in re.finditer(r"```\{literalinclude\} (\S+\.py)\n((?::[\w-]+:.*\n)*)```", page.read_text()):
+        options = dict(re.findall(r":([\w-]+): *(.*)", match.group(2)))
+        if "pyobject" in options:
+            continue  # a whole function or class: whole by construction
+        lines = (page.parent / match.group(1)).read_text().splitlines(keepends=True)
+        unquote = {key: value.strip().strip('"') for key, value in options.items()}
+        begin = next((i for i, line in enumerate(lines) if unquote.get("start-at", "\0") in line), None)
+        after = next((i + 1 for i, line in enumerate(lines) if unquote.get("start-after", "\0") in line), None)
+        start = begin if begin is not None else after if after is not None else 0
+        end = next((i for i, line in enumerate(lines) if i >= start and unquote.get("end-before", "\0") in line), None)
+        text = "".join(line[int(unquote.get("dedent", 0)) :] for line in lines[start:end])
+        found.append((f"{page.relative_to(ROOT)}: {match.group(1)} {options}", text))
+    return found
+
+
+def test_every_included_code_block_is_whole_python():
+    """A block cut from a DAG starts and ends where its code does: no import cut in half, nothing indented."""
+    blocks = [block for page in (ROOT / "docs").rglob("*.md") for block in included_code(page)]
+    assert len(blocks) > 10
+    for where, text in blocks:
+        try:
+            compile(text, where, "exec")
+        except SyntaxError as error:
+            pytest.fail(f"{where}: not whole Python ({error.msg}, line {error.lineno}): {text[:120]!r}")
+
+
+def test_the_site_names_its_copyright_holder_and_the_readme_says_where_the_docs_are():
+    conf = (ROOT / "docs" / "conf.py").read_text()
+    assert re.search(r'^copyright = ".*\S', conf, re.M), "the footer's 'Copyright ©' needs a holder"
+    readme = (ROOT / "README.md").read_text()
+    documentation = next(line for line in readme.splitlines() if "Documentation" in line)
+    assert "make docs" in documentation and "docs/" in documentation, documentation

@@ -18,8 +18,10 @@ from airflow_services import Airflow2Services, AirflowServices
 from conftest import ROLE_ARN
 from test_example_dags import EXAMPLES
 from tour import FASTA, FASTQ_1, FASTQ_2, workflow_zip, zipped
+from waiting import status_in, until
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_3_PLUS
+from airflow_provider_omics.lineage import read_sets_in
 
 # Airflow 3.0 reaches the trigger's cleanup() on mark-failed, 3.3+ its on_kill(): both are tested here.
 # Airflow 2.11's webserver and REST API v1 are another harness; its cleanup() path reads the database.
@@ -242,6 +244,23 @@ def example_dag(name: str, settings: dict[str, str], replace: tuple[str, str] | 
     return text.replace(*replace) if replace else text
 
 
+UPLOADS_BEFORE = """
+import pendulum
+from airflow.providers.common.compat.assets import Asset
+
+from airflow_provider_omics.compat import DAG, get_current_context, task
+
+with DAG("uploads_before", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="UTC"), catchup=False) as dag:
+
+    @task(outlets=[Asset("{uri}")])
+    def upload():
+        extra = {{"kind": "read_set_upload", "readSetIds": "{read_set}", "status": "ACTIVE"}}
+        get_current_context()["outlet_events"][Asset("{uri}")].extra = extra
+
+    upload()
+"""
+
+
 def test_the_dag_scheduled_on_a_stores_read_sets_runs_once_per_ingest(airflow, emulator, omics, s3):
     """The example pair: each import of omics_daily_ingest triggers omics_call_new_reads, which runs the
     workflow on exactly the read sets that import added, as the Asset events' extras name them."""
@@ -268,6 +287,31 @@ def test_the_dag_scheduled_on_a_stores_read_sets_runs_once_per_ingest(airflow, e
         "OMICS_REFERENCE_URI": "s3://genomics/ref/chr1.fa",
         "OMICS_WAITER_DELAY": "1",
     }
+    # Before the consumer exists, another DAG adds a read set (an upload) and says so on the same Asset.
+    earlier = omics.start_read_set_import_job(
+        sequenceStoreId=store["id"],
+        roleArn=ROLE_ARN,
+        sources=[
+            {
+                "sourceFiles": {
+                    "source1": f"s3://genomics/incoming/{days[0]}/NA12878_R1.fastq",
+                    "source2": f"s3://genomics/incoming/{days[0]}/NA12878_R2.fastq",
+                },
+                "sourceFileType": "FASTQ",
+                "subjectId": "earlier",
+                "sampleId": "earlier",
+                "name": "earlier",
+            }
+        ],
+    )
+    done = until(
+        lambda: omics.get_read_set_import_job(sequenceStoreId=store["id"], id=earlier["id"]), status_in("COMPLETED")
+    )
+    uploaded = done["sources"][0]["readSetId"]
+    airflow.add_dag("uploads_before", UPLOADS_BEFORE.format(uri=read_sets_in(store["arn"]), read_set=uploaded))
+    before = airflow.trigger("uploads_before")
+    airflow.wait_for(lambda: airflow.dag_run("uploads_before", before)["state"] == "success", "the earlier upload")
+
     airflow.add_dag("omics_call_new_reads", example_dag("omics_call_new_reads", settings))
     # Triggered by hand for two dates, instead of a month of daily catch-up runs.
     ingest = example_dag("omics_daily_ingest", settings, ('schedule="@daily"', "schedule=None"))
@@ -288,9 +332,14 @@ def test_the_dag_scheduled_on_a_stores_read_sets_runs_once_per_ingest(airflow, e
         assert consumer["run_type"] == ("asset_triggered" if AIRFLOW_V_3_0_PLUS else "dataset_triggered")
         jobs = omics.list_read_set_import_jobs(sequenceStoreId=store["id"])["importJobs"]
         events = airflow.consumed_events("omics_call_new_reads", consumer["dag_run_id"])
-        assert len(events) == 1 and events[0]["extra"]["kind"] == "read_set_import"
-        read_sets = set(events[0]["extra"]["readSetIds"].split(","))
+        # A first asset-triggered run takes every earlier event (the upload from before the DAG existed) up
+        # to Airflow 3.2; from 3.3, with catchup off, only those since the DAG started scheduling on them.
+        earlier_too = count == 1 and not AIRFLOW_V_3_3_PLUS
+        kinds = sorted(event["extra"]["kind"] for event in events)
+        assert kinds == (["read_set_import", "read_set_upload"] if earlier_too else ["read_set_import"]), events
+        read_sets = {r for event in events for r in event["extra"]["readSetIds"].split(",")}
         runs = {run["name"] for run in omics.list_runs(maxResults=100)["items"]}
-        assert len(read_sets) == 3 and {f"calling-{r}" for r in read_sets} <= runs, (events, runs)
-        assert len(jobs) == count
-    assert len(omics.list_runs(maxResults=100)["items"]) == 3 * len(days)  # one per read set, none twice
+        assert len(read_sets) == 3 + earlier_too and {f"calling-{r}" for r in read_sets} <= runs, (events, runs)
+        assert len(jobs) == count + 1
+    # One run per read set the events named, none twice.
+    assert len(omics.list_runs(maxResults=100)["items"]) == 3 * len(days) + (not AIRFLOW_V_3_3_PLUS)

@@ -304,7 +304,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         tags: Mapping[str, str] | None = None,
         client_token: str | None = None,
         part_size: int = transfer.DEFAULT_PART_SIZE,
-        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        max_concurrency: int | None = None,
         wait: bool = True,
         abort_on_failure: bool = True,
     ) -> dict[str, Any]:
@@ -349,7 +349,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         read_set_id: str,
         destination: Any,
         files: str | Sequence[str] = "all",
-        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        max_concurrency: int | None = None,
         overwrite: bool = False,
     ) -> dict[str, Any]:
         """Download a read set's files (``SOURCE1``, ``SOURCE2``, ``INDEX``, or ``"all"`` it has).
@@ -369,7 +369,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         reference_id: str,
         destination: Any,
         files: str | Sequence[str] = "all",
-        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        max_concurrency: int | None = None,
         overwrite: bool = False,
     ) -> dict[str, Any]:
         """Download a reference's files (``SOURCE``, ``INDEX``, or ``"all"``) like ``download_read_set``."""

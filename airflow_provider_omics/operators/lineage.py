@@ -2,8 +2,8 @@
 
 ``lineage.py`` decides what a task read and wrote and how each is named; this mixin asks it at the
 three moments OpenLineage reports (start, complete, fail) and, when a task succeeds, adds an Asset event
-for each output and collection through the operators' one Asset alias, so DAGs can be scheduled on
-them. The OpenLineage provider is optional: without it, its methods are never called.
+for each collection it added to (a store's read sets, a workflow's runs) through the operators' one Asset
+alias, so DAGs can be scheduled on them. The OpenLineage provider is optional: without it, its methods are never called.
 """
 
 from __future__ import annotations
@@ -103,11 +103,12 @@ class LineageMixin:
     def add_asset_events(self, context: Any, output: Mapping[str, Any]) -> None:
         from airflow.providers.common.compat.assets import Asset
 
+        # The collections a DAG can be scheduled on, one event each; each object written is lineage only
+        # (OpenLineage): an event for a URI no DAG names makes Airflow warn, once per event.
         produced = self.produced(output)
         kind, ids = self.lineage_ids(output)
         extra = lineage.asset_extra(kind, ids, output, lineage.private_details())
-        outputs = [d.uri for d in produced.outputs] if produced.outputs_as_assets else []
-        events = [(uri, extra) for uri in outputs] + [(uri, {**extra, **item}) for uri, item in produced.collections]
+        events = [(uri, {**extra, **item}) for uri, item in produced.collections]
         if not events:
             return
         ensure_asset_alias(lineage.ASSET_ALIAS)

@@ -36,7 +36,8 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
     :param source1: the file (or the first of a FASTQ pair).
     :param source2: the second file of a FASTQ pair.
     :param part_size: bytes per part, at most 100 MiB (the service's limit); up to 10,000 parts.
-    :param max_concurrency: parts sent at once; memory used is about ``part_size * max_concurrency``.
+    :param max_concurrency: parts sent at once; default 10 from local files (streamed: memory stays small)
+        and 4 from S3 or an ``ObjectStoragePath`` (each part read whole: memory about ``part_size * 4``).
 
     Returns (XCom) the read set's metadata (``GetReadSetMetadata``: ``id``, ``arn``, ``files`` with their
     S3 URIs, ``etag``) with ``readSetId``, ``uploadId``, ``partsSent``, ``partsReused``, ``uploadedETags``.
@@ -54,7 +55,7 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         source1: Any,
         source2: Any = None,
         part_size: int = transfer.DEFAULT_PART_SIZE,
-        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        max_concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,7 +93,7 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
             fields,
             self.sources,
             self.part_size,
-            self.max_concurrency,
+            transfer.concurrency_for(self.max_concurrency, self.source1, self.source2),
             keep_on_failure=will_retry,
             logger=self.log,
         )
@@ -125,7 +126,7 @@ class _DownloadOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         *,
         destination: Any,
         files: str | Sequence[str] = "all",
-        max_concurrency: int = transfer.DEFAULT_CONCURRENCY,
+        max_concurrency: int | None = None,
         overwrite: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -159,7 +160,8 @@ class OmicsDownloadReadSetOperator(_DownloadOperator):
     :param read_set_id: the read set (templated).
     :param destination: a folder, or one file's path (templated).
     :param files: ``"all"`` (default), or a list of SOURCE1, SOURCE2, INDEX (templated).
-    :param max_concurrency: parts fetched at once; memory used is about ``100 MiB * max_concurrency``.
+    :param max_concurrency: parts fetched at once; default 10 to local disk (each part streamed to its place)
+        and 4 elsewhere (parts held whole: memory about ``100 MiB * 4``).
     :param overwrite: replace a file that exists already (default False: the task fails naming it).
 
     Returns (XCom) ``{"sequenceStoreId", "id", "files": {"source1": {"location", "bytes", "etag"}, ...}}``.
@@ -192,7 +194,8 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
     :param reference_id: the reference (templated).
     :param destination: a folder, or one file's path (templated).
     :param files: ``"all"`` (default), SOURCE or INDEX (templated).
-    :param max_concurrency: parts fetched at once; memory used is about ``100 MiB * max_concurrency``.
+    :param max_concurrency: parts fetched at once; default 10 to local disk (each part streamed to its place)
+        and 4 elsewhere (parts held whole: memory about ``100 MiB * 4``).
     :param overwrite: replace a file that exists already (default False: the task fails naming it).
 
     Returns (XCom) ``{"referenceStoreId", "id", "files": {"source": {"location", "bytes"}, ...}}``.
