@@ -593,6 +593,8 @@ class ReadSetUpload:
         """Send each part not there yet, ``max_concurrency`` at a time; each read by the thread that sends it."""
         failed = threading.Event()  # a part failed: read and send no further
         futures: list[Future[dict[str, Any]]] = []
+        due = sum(part.checksum is None for part in plan)
+        self.log.info("Sending %d of %d parts, %d at a time", due, len(plan), min(self.max_concurrency, due or 1))
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="omics-upload") as pool:
             for part in plan:
                 if part.checksum is not None:

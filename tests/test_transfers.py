@@ -399,3 +399,27 @@ def test_uploads_started_together_share_the_upload_quotas_and_all_get_in(emulato
     assert throttled & {"CreateMultipartReadSetUpload", "UploadReadSetPart", "CompleteMultipartReadSetUpload"}
     back = OmicsHook().download_read_set(store, done[2]["readSetId"], str(folder / "back") + "/")
     assert [Path(back["files"][f]["location"]).read_bytes() for f in ("source1", "source2")] == [r1, r2]
+
+
+DEFAULT_UPLOADS = """
+with DAG("test_dag", schedule=None, start_date=START) as dag:
+    local = OmicsUploadReadSetOperator(
+        task_id="local", sequence_store_id="{store}", source1="{folder}/s1_R1.fastq", source2="{folder}/s1_R2.fastq",
+        source_file_type="FASTQ", subject_id="p1", sample_id="s1", name="s1", part_size={part}, waiter_delay=0.05)
+    local >> OmicsUploadReadSetOperator(
+        task_id="from_s3", sequence_store_id="{store}", source1="s3://genomics/incoming/s2_R1.fastq",
+        source2="s3://genomics/incoming/s2_R2.fastq", source_file_type="FASTQ", subject_id="p1", sample_id="s2",
+        name="s2", part_size={part}, waiter_delay=0.05)
+"""
+
+
+def test_local_files_stream_ten_parts_at_a_time_and_s3_sources_hold_four_whole_parts(run_dag, store, pair, output):
+    """The defaults: a local file is streamed (more parts in flight cost no memory: TransferManager's 10),
+    a part read from S3 is held whole (4 of them at most)."""
+    folder, r1, _ = pair
+    _, tis = run_dag(DEFAULT_UPLOADS.format(store=store, folder=folder, part=PART))
+    assert {ti.state for ti in tis.values()} == {"success"}
+    shown, due = output(), 2 * parts(r1)
+    assert shown.index(f"Sending {due} of {due} parts, 10 at a time") < shown.index(
+        f"Sending {due} of {due} parts, 4 at a time"
+    )
