@@ -814,21 +814,23 @@ def test_a_workflow_is_kept_across_dag_runs_and_a_changed_definition_becomes_a_v
         _, tis = run_dag(text, logical_date=pendulum.datetime(2026, 1, next(day), tz="UTC"))
         return tis
 
-    first, again = release(), release()
-    assert xcom(first["workflow"])["id"] == xcom(again["workflow"])["id"]
+    first, again = release("v1"), release("v1")
+    workflow = xcom(first["workflow"])
+    assert xcom(again["workflow"])["id"] == workflow["id"] and xcom(again["workflow"])["versionName"] == "v1"
     assert [w["name"] for w in omics.list_workflows(name="germline")["items"]] == ["germline"]
-    assert "Reusing workflow" in output() and again["run"].state == "success"
+    assert "Reusing version v1 of workflow" in output() and xcom(again["run"])["workflowVersionName"] == "v1"
 
     (definition / "main.wdl").write_text(WDL.decode().replace("echo", "echo changed"))
     refused = release()
     assert refused["workflow"].state == "failed"
     assert "exists with another definition: give version_name to add this definition as a new version" in output()
+    assert release("v1")["workflow"].state == "failed"  # v1 holds the first definition
+    assert "version v1 of workflow" in output() and "holds another definition" in output()
 
     v2 = release("v2")
-    workflow = xcom(v2["workflow"])
-    assert workflow["id"] == xcom(first["workflow"])["id"] and workflow["versionName"] == "v2"
+    assert xcom(v2["workflow"])["id"] == workflow["id"] and xcom(v2["workflow"])["versionName"] == "v2"
     assert xcom(v2["run"])["workflowVersionName"] == "v2"  # the run is pinned to the release
     assert xcom(release("v2")["workflow"])["versionName"] == "v2"  # the same release again: reused
     versions = omics.list_workflow_versions(workflowId=workflow["id"])["items"]
-    assert [v["versionName"] for v in versions] == ["v2"]
+    assert sorted(v["versionName"] for v in versions) == ["v1", "v2"]
     assert len(omics.list_workflows(name="germline")["items"]) == 1

@@ -104,16 +104,17 @@ class _DefinitionOperator(OmicsJobOperator):
 
 class OmicsCreateWorkflowOperator(_DefinitionOperator):
     """Create a private workflow and wait until it is ACTIVE, or reuse the one that holds this definition.
-    XCom: ``GetWorkflow`` (``["id"]``) and ``versionName``: the version that holds the definition, or None
-    when it is the workflow's own.
+    XCom: ``GetWorkflow`` (``["id"]``), and ``versionName`` when ``version_name`` is given.
 
     A DAG that runs every day keeps one workflow: a private workflow of the same ``name`` whose definition
     is the same (its digest, kept in the tag ``airflow-provider-omics:definition-sha256``) is reused, not
-    created again. A changed definition becomes a new version of it (``CreateWorkflowVersion``) when
-    ``version_name`` is given, and is refused without one. Runs pin the version with
-    ``workflow_version_name=workflow.output["versionName"]``.
+    created again, and so is a version of it that holds the definition. With ``version_name``, the
+    definition is always in a version (the first release's too) and a changed definition becomes a new
+    version (``CreateWorkflowVersion``); without one, a changed definition is refused. Runs pin the
+    version with ``workflow_version_name=workflow.output["versionName"]``.
 
-    :param version_name: the version a changed definition becomes (templated; e.g. a release tag).
+    :param version_name: the version that holds this definition when none does yet (templated; e.g. a
+        release tag). A version of that name holding another definition is refused.
     :param reuse_existing: look for the workflow before creating one (default True); False always creates.
     """
 
@@ -126,71 +127,81 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
     def __init__(self, *, version_name: str | None = None, reuse_existing: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.version_name, self.reuse_existing = version_name, reuse_existing
-
-    def completed(self, context: Any, output: Any) -> Any:
-        return {**output, "versionName": output.get("versionName")}  # None: the workflow's own definition
+        self.digest: str | None = None
 
     def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
         if not self.reuse_existing:
             return super().start(context, chunk, request)
-        digest = self.definition_digest(request)
-        request = {**request, "tags": {**(request.get("tags") or {}), DIGEST_TAG: digest}}
+        self.digest = self.definition_digest(request)
+        request = {**request, "tags": {**(request.get("tags") or {}), DIGEST_TAG: self.digest}}
         named = [
             self.hook.call("GetWorkflow", id=item["id"])
             for item in self.hook.paginate("ListWorkflows", type="PRIVATE", name=request["name"])
             if item.get("name") == request["name"] and item.get("status") in LIVE
         ]
-        if not named:
-            return super().start(context, chunk, request)
         for workflow in named:
-            if (workflow.get("tags") or {}).get(DIGEST_TAG) == digest:
+            held = self.version_holding(workflow)
+            if held:
+                self.log.info("Reusing version %s of workflow %s: the same definition", held, workflow["id"])
+                return self.pinned(workflow, held)
+            if (workflow.get("tags") or {}).get(DIGEST_TAG) == self.digest:
                 self.log.info("Reusing workflow %s (%s): the same definition", workflow["id"], workflow["name"])
                 return Started({"id": workflow["id"]}, workflow)
-            for version in self.hook.paginate("ListWorkflowVersions", workflowId=workflow["id"]):
-                described = self.hook.call(
-                    "GetWorkflowVersion", workflowId=workflow["id"], versionName=version["versionName"]
-                )
-                if described.get("status") in LIVE and (described.get("tags") or {}).get(DIGEST_TAG) == digest:
-                    self.log.info(
-                        "Reusing version %s of workflow %s: the same definition", version["versionName"], workflow["id"]
-                    )
-                    return self.pinned(workflow, version["versionName"])
+        if not named:
+            return super().start(context, chunk, request)
         newest = max(named, key=lambda workflow: workflow["creationTime"])
-        return self.new_version(context, chunk, newest, request)
-
-    def new_version(self, context: Any, chunk: int, workflow: dict[str, Any], request: dict[str, Any]) -> Started:
-        """The changed definition as version ``version_name`` of the workflow, waited for until ACTIVE."""
-        where = f"workflow {workflow['id']} ({workflow['name']}) exists with another definition"
         if not self.version_name:
             raise ValueError(
-                f"{type(self).__name__} ({self.task_id}): {where}: give version_name to add this definition as a "
-                "new version of it, or another name for a new workflow"
+                f"{type(self).__name__} ({self.task_id}): workflow {newest['id']} ({newest['name']}) exists with "
+                "another definition: give version_name to add this definition as a new version of it, or another "
+                "name for a new workflow"
             )
-        ids = {"workflowId": workflow["id"], "versionName": self.version_name}
+        return self.pinned(newest, self.new_version(context, chunk, newest["id"], request))
+
+    def completed(self, context: Any, output: Any) -> Any:
+        """A workflow just created (or found holding the definition itself) gets its version ``version_name``."""
+        if not self.version_name or "versionName" in output or not self.reuse_existing:
+            return output
+        request = self.build_requests(context)[0]  # again: a deferred task resumes in a new operator
+        self.digest = self.digest or self.definition_digest(request)
+        version = self.new_version(context, 0, output["id"], {**request, "tags": {DIGEST_TAG: self.digest}})
+        return {**output, "versionName": self.pinned(output, version).described["versionName"]}
+
+    def version_holding(self, workflow: Mapping[str, Any]) -> str | None:
+        """The version of the workflow whose definition is this one, if any."""
+        for version in self.hook.paginate("ListWorkflowVersions", workflowId=workflow["id"]):
+            name = version["versionName"]
+            described = self.hook.call("GetWorkflowVersion", workflowId=workflow["id"], versionName=name)
+            if described.get("status") in LIVE and (described.get("tags") or {}).get(DIGEST_TAG) == self.digest:
+                return str(name)
+        return None
+
+    def new_version(self, context: Any, chunk: int, workflow_id: str, request: Mapping[str, Any]) -> str:
+        """The definition as version ``version_name`` of the workflow (refused if that name holds another)."""
+        ids: dict[str, Any] = {"workflowId": workflow_id, "versionName": self.version_name}
         try:
             taken = self.hook.call("GetWorkflowVersion", **ids)
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise
         else:
-            raise ValueError(
-                f"{type(self).__name__} ({self.task_id}): {where}, and its version {self.version_name} holds "
-                f"another one too ({taken['status']}): give a new version_name"
-            )
+            if (taken.get("tags") or {}).get(DIGEST_TAG) != self.digest:
+                raise ValueError(
+                    f"{type(self).__name__} ({self.task_id}): version {self.version_name} of workflow {workflow_id} "
+                    f"holds another definition ({taken['status']}): give a new version_name"
+                )
+            return str(self.version_name)
         accepted = operation("CreateWorkflowVersion").input_shape.members
         version = {key: value for key, value in request.items() if key in accepted and key != "requestId"}
         token = self.token(context, chunk, {**version, **ids}, 0)
         self.hook.call("CreateWorkflowVersion", **version, **ids, requestId=token)
-        self.log.info("Created version %s of workflow %s for the changed definition", self.version_name, workflow["id"])
-        return self.pinned(workflow, self.version_name)
+        self.log.info("Created version %s of workflow %s for this definition", self.version_name, workflow_id)
+        return str(self.version_name)
 
-    def pinned(self, workflow: dict[str, Any], version_name: str) -> Started:
+    def pinned(self, workflow: Mapping[str, Any], version_name: str) -> Started:
         """The workflow with the version that holds the definition, once that version is ACTIVE."""
-        self.hook.wait_with(
-            self.wait_settings,
-            job_kind("workflow_version"),
-            [{"workflowId": workflow["id"], "versionName": version_name}],
-        )
+        ids: dict[str, Any] = {"workflowId": workflow["id"], "versionName": version_name}
+        self.hook.wait_with(self.wait_settings, job_kind("workflow_version"), [ids])
         return Started({"id": workflow["id"]}, {**workflow, "versionName": version_name})
 
     def definition_digest(self, request: Mapping[str, Any]) -> str:
