@@ -102,6 +102,7 @@ def test_marking_a_deferred_task_failed_cancels_its_job(airflow, emulator, omics
 
 PLATE = """
 import pendulum
+from airflow.providers.common.compat.assets import Asset
 from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.workflows import OmicsStartRunOperator
 
@@ -109,6 +110,7 @@ with DAG("plate", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UT
     OmicsStartRunOperator.partial(
         task_id="run", workflow_id="{workflow_id}", role_arn="{role}", output_uri="s3://genomics/runs/",
         deferrable=True, waiter_delay={delay},
+        inlets=[Asset("{workflow_arn}")],  # named in the DAG: its Asset exists before the plate's events
     ).expand(name=[f"sample-{{i}}" for i in range({samples})])
 """
 
@@ -121,7 +123,10 @@ def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airfl
     workflow = omics.create_workflow(name="w", definitionZip=workflow_zip(), requestId="w")
     emulator.transition("workflow", workflow["id"], "ACTIVE")
     emulator.quotas.enabled = True  # StartRun 1 TPS, GetRun and ListRuns 10 TPS, as the service
-    airflow.add_dag("plate", PLATE.format(workflow_id=workflow["id"], role=ROLE_ARN, delay=delay, samples=samples))
+    plate = PLATE.format(
+        workflow_id=workflow["id"], workflow_arn=workflow["arn"], role=ROLE_ARN, delay=delay, samples=samples
+    )
+    airflow.add_dag("plate", plate)
     began = time.monotonic()
 
     run_id = airflow.trigger("plate")
@@ -135,7 +140,10 @@ def test_a_plate_of_deferred_runs_waits_in_one_triggerer_within_the_quotas(airfl
     tasks = airflow.api("GET", f"/api/v2/dags/plate/dagRuns/{run_id}/taskInstances?limit=200")["task_instances"]
     counts = emulator.request_counts()
     print(f"{samples} mapped runs in {took:.0f}s; HealthOmics requests: {dict(sorted(counts.items()))}")
-    assert state == "success"
+    failed = {t["map_index"]: t["state"] for t in tasks if t["state"] != "success"}
+    logs = airflow.home / "logs" / "dag_id=plate" / f"run_id={run_id}" / "task_id=run"
+    why = {i: [p.read_text()[-1500:] for p in sorted(logs.glob(f"map_index={i}/*.log*"))] for i in list(failed)[:2]}
+    assert state == "success", (failed, why)
     assert Counter(t["state"] for t in tasks) == {"success": samples}
     assert len(omics.list_runs(maxResults=100)["items"]) == samples  # one run per sample, none twice
     # The coalesced bound: each worker describes its run once after starting it, and the trigger once to
