@@ -373,8 +373,13 @@ def plan(named: Mapping[str, Sequence[Mapping[str, Any]]], sizing: Sizing) -> di
     return {name: _recommend(tasks, sizing) for name, tasks in named.items()}
 
 
+def _largest(tasks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The task (shard, sample) that reserved the most CPUs, then memory."""
+    return max(tasks, key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
+
+
 def _recommend(tasks: Sequence[Mapping[str, Any]], sizing: Sizing) -> dict[str, Any]:
-    largest = max(tasks, key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
+    largest = _largest(tasks)
     if any(task["reserved"]["gpus"] for task in tasks):
         return _kept(largest["instanceType"], largest["reserved"], "a GPU task keeps its instance")
     cpus = percentile([task["used"]["cpusMaximum"] for task in tasks], sizing.percentile)
@@ -472,7 +477,7 @@ def _task_across(
     prices: Mapping[str, float] | None,
 ) -> dict[str, Any]:
     tasks = [task for _, task in entries]
-    reserved = max(tasks, key=lambda t: (t["reserved"]["cpus"], t["reserved"]["memoryGiB"]))
+    reserved = _largest(tasks)
     cpus = [task["used"]["cpusMaximum"] for task in tasks]
     memory = [task["used"]["memoryMaximumGiB"] for task in tasks]
     summary: dict[str, Any] = {

@@ -76,10 +76,11 @@ def failure_report(
     if not failed:  # what the run reported outside any task (the user guide's run log)
         streams.insert(0, ("Run log", location.get("runLogStream") or f"run/{run_id}"))
     for title, stream in streams:
+        name = stream_name(stream)
         lines.append(f"{title}:")
         if logs is not None:
-            lines += _tail(logs, stream_name(stream), log_lines)
-        lines.append(f"  log: {console_link(region, stream_name(stream))}")
+            lines += _tail(logs, name, log_lines)
+        lines.append(f"  log: {console_link(region, name)}")
     return "\n".join(lines)
 
 

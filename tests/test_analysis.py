@@ -22,11 +22,8 @@ def plate_workflow(omics) -> str:
     return workflow["id"]
 
 
-@pytest.fixture
-def plate(omics, s3, emulator):
-    """Four completed runs of a three-task workflow, their usage profiled: (workflow id, run ids)."""
-    workflow = plate_workflow(omics)
-    profile_plate(emulator)
+def completed_runs(omics, workflow: str, samples: int, **settings) -> list[str]:
+    """Runs ``s1`` .. ``s<samples>`` of the workflow, once each has COMPLETED: their ids."""
     ids = [
         omics.start_run(
             workflowId=workflow,
@@ -35,14 +32,21 @@ def plate(omics, s3, emulator):
             requestId=f"s{i}",
             outputUri="s3://genomics/runs/",
             parameters={"sample_name": f"s{i}"},
-            storageType="STATIC",
-            storageCapacity=1200,
+            **settings,
         )["id"]
-        for i in range(1, 5)
+        for i in range(1, samples + 1)
     ]
     for run_id in ids:
         until(lambda run_id=run_id: omics.get_run(id=run_id), status_in("COMPLETED"), timeout=30)
-    return workflow, ids
+    return ids
+
+
+@pytest.fixture
+def plate(omics, s3, emulator):
+    """Four completed runs of a three-task workflow, their usage profiled: (workflow id, run ids)."""
+    workflow = plate_workflow(omics)
+    profile_plate(emulator)
+    return workflow, completed_runs(omics, workflow, 4, storageType="STATIC", storageCapacity=1200)
 
 
 def anchor_rows(tools, *argv: str) -> list[dict[str, str]]:
@@ -332,19 +336,7 @@ def test_a_plate_hands_over_one_plan_and_every_figure_counts_on_it(omics, s3, em
     emulator.set_usage("align", cpus=7.2, memory_gib=12)
     emulator.set_usage("call_variants", cpus=3.1, memory_gib=6)
     emulator.set_usage("qc", cpus=0.4, memory_gib=1.1)
-    ids = [
-        omics.start_run(
-            workflowId=workflow,
-            roleArn=ROLE_ARN,
-            name=f"s{i}",
-            requestId=f"one-plan-s{i}",
-            outputUri="s3://genomics/runs/",
-            parameters={"sample_name": f"s{i}"},
-        )["id"]
-        for i in range(1, 4)
-    ]
-    for run_id in ids:
-        until(lambda run_id=run_id: omics.get_run(id=run_id), status_in("COMPLETED"), timeout=30)
+    ids = completed_runs(omics, workflow, 3)
     hook = OmicsHook()
     report = analysis.analyze_runs(hook, ids, analysis.Sizing(headroom=0.1), usage.price_list(hook))
 

@@ -3,7 +3,8 @@
 ``lineage.py`` decides what a task read and wrote and how each is named; this mixin asks it at the
 three moments OpenLineage reports (start, complete, fail) and, when a task succeeds, adds an Asset event
 for each collection it added to (a store's read sets, a workflow's runs) through the operators' one Asset
-alias, so DAGs can be scheduled on them. The OpenLineage provider is optional: without it, its methods are never called.
+alias, so DAGs can be scheduled on them. The OpenLineage provider is optional: without it, its methods
+are never called.
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
                 "another definition: give version_name to add this definition as a new version of it, or another "
                 "name for a new workflow"
             )
-        return self.pinned(newest, self.new_version(context, chunk, newest["id"], request))
+        self.new_version(context, chunk, newest["id"], request)
+        return self.pinned(newest, str(self.version_name))
 
     def completed(self, context: Any, output: Any) -> Any:
         """A workflow just created (or found holding the definition itself) gets its version ``version_name``."""
@@ -164,8 +165,8 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
             return output
         request = self.build_requests(context)[0]  # again: a deferred task resumes in a new operator
         self.digest = self.digest or self.definition_digest(request)
-        version = self.new_version(context, 0, output["id"], {**request, "tags": {DIGEST_TAG: self.digest}})
-        return {**output, "versionName": self.pinned(output, version).described["versionName"]}
+        self.new_version(context, 0, output["id"], {**request, "tags": {DIGEST_TAG: self.digest}})
+        return self.pinned(output, str(self.version_name)).described
 
     def version_holding(self, workflow: Mapping[str, Any]) -> str | None:
         """The version of the workflow whose definition is this one, if any."""
@@ -176,8 +177,9 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
                 return str(name)
         return None
 
-    def new_version(self, context: Any, chunk: int, workflow_id: str, request: Mapping[str, Any]) -> str:
-        """The definition as version ``version_name`` of the workflow (refused if that name holds another)."""
+    def new_version(self, context: Any, chunk: int, workflow_id: str, request: Mapping[str, Any]) -> None:
+        """The definition as version ``version_name`` of the workflow, unless that version holds it already
+        (refused if it holds another)."""
         ids: dict[str, Any] = {"workflowId": workflow_id, "versionName": self.version_name}
         try:
             taken = self.hook.call("GetWorkflowVersion", **ids)
@@ -190,13 +192,12 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
                     f"{type(self).__name__} ({self.task_id}): version {self.version_name} of workflow {workflow_id} "
                     f"holds another definition ({taken['status']}): give a new version_name"
                 )
-            return str(self.version_name)
+            return
         accepted = operation("CreateWorkflowVersion").input_shape.members
         version = {key: value for key, value in request.items() if key in accepted and key != "requestId"}
         token = self.token(context, chunk, {**version, **ids}, 0)
         self.hook.call("CreateWorkflowVersion", **version, **ids, requestId=token)
         self.log.info("Created version %s of workflow %s for this definition", self.version_name, workflow_id)
-        return str(self.version_name)
 
     def pinned(self, workflow: Mapping[str, Any], version_name: str) -> Started:
         """The workflow with the version that holds the definition, once that version is ACTIVE."""
