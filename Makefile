@@ -134,6 +134,7 @@ system-test: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP) $(TOOLS)
 	$(BIN)/python benchmarks/waiting_at_scale.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/waiting_on_events.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/analysis.py $(BENCH_ARGS)
 

@@ -55,12 +55,21 @@ __all__ = [
     "AirflowException",
     "BaseOperator",
     "BaseSensorOperator",
+    "EventTriggerBase",
     "Param",
     "TaskGroup",
     "conf",
     "get_current_context",
     "task",
 ]
+
+
+# A trigger that starts DAG runs (``AssetWatcher``) is a BaseEventTrigger from Airflow 3.0; 2.11 has no such
+# thing, and defers a sensor on a BaseTrigger.
+if AIRFLOW_V_3_0_PLUS or TYPE_CHECKING:
+    from airflow.triggers.base import BaseEventTrigger as EventTriggerBase
+else:
+    from airflow.triggers.base import BaseTrigger as EventTriggerBase
 
 
 async def task_state(ti: Any) -> str | None:

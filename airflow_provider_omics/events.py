@@ -11,7 +11,8 @@ from airflow_provider_omics.jobs import JobKind
 
 
 class JobEvent(TypedDict):
-    status: Literal["success", "failure", "timeout"]
+    # ended: an EventBridge event told the end; the task's own describe says how (``OmicsHook.outcome``)
+    status: Literal["success", "failure", "timeout", "ended"]
     job_status: str  # the job's own status (COMPLETED, FAILED, ...)
     message: str  # the service's words (failureReason, statusMessage) or why the wait ended
     described: Any  # the final describe output (a list for a wait on several jobs), JSON-safe
@@ -36,6 +37,20 @@ def success_event(job: JobKind, ids: Any, finals: list[dict[str, Any]]) -> JobEv
     )
 
 
+def ended_event(job: JobKind, ids: Any, heard: Mapping[int, str]) -> JobEvent:
+    """The end EventBridge events told (a failure if any job failed): no describe output, the task describes."""
+    statuses = list(heard.values())
+    worst = next((status for status in statuses if status not in job.success_states), statuses[-1])
+    return JobEvent(
+        status="ended",
+        job_status=worst,
+        message=f"an EventBridge event said {worst}",
+        described={},
+        kind=job.name,
+        ids=ids,
+    )
+
+
 def error_event(job: JobKind, error: OmicsJobFailed | OmicsWaitTimeout, ids: Any) -> JobEvent:
     if isinstance(error, OmicsJobFailed):
         return JobEvent(
@@ -50,8 +65,9 @@ def error_event(job: JobKind, error: OmicsJobFailed | OmicsWaitTimeout, ids: Any
 
 
 def raise_for_event(job: JobKind, event: Mapping[str, Any]) -> None:
-    """Turn a failure or timeout event into the error a synchronous wait raises; nothing on success."""
-    if event["status"] == "success":
+    """Turn a failure or timeout event into the error a synchronous wait raises; nothing on success or an end
+    an EventBridge event told (the task's describe says how)."""
+    if event["status"] in ("success", "ended"):
         return
     if event["status"] == "timeout":
         raise OmicsWaitTimeout(event["message"])

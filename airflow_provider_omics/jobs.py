@@ -36,6 +36,29 @@ class Sweep:
 
 
 @dataclass(frozen=True)
+class Event:
+    """The EventBridge event HealthOmics sends when a job of this kind changes status (``event_source.py``).
+
+    ``ids``: for each describe argument, the detail fields that may hold it, first found wins; an ARN gives its
+    last part (``arn:...:run/1234567`` -> ``1234567``). The guide documents ``runId``; the events AWS's samples
+    quote carry only ``arn``.
+    """
+
+    detail_type: str
+    ids: Mapping[str, tuple[str, ...]]
+
+    def ids_of(self, detail: Mapping[str, Any]) -> dict[str, str] | None:
+        """The job's describe arguments from an event's detail, or None when the detail does not name it."""
+        found = {}
+        for argument, names in self.ids.items():
+            value = next((str(detail[name]) for name in names if detail.get(name)), None)
+            if value is None:
+                return None
+            found[argument] = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+        return found
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     label: str  # for messages: "read-set import job"
@@ -61,6 +84,7 @@ class JobKind:
     # like COMPLETED_WITH_FAILURES, a failure unless the user accepts partial success.
     failed_counters: tuple[tuple[str, ...], ...] = ()
     sweep: Sweep | None = None  # how waits on many jobs share list calls; None: one describe per job
+    event: Event | None = None  # the EventBridge event of a status change; None: the service sends none
 
     @property
     def terminal_states(self) -> frozenset[str]:
@@ -122,6 +146,16 @@ _IMPORT_EXPORT_JOB: dict[str, Any] = {
     "failure_states": _states("FAILED", "CANCELLED", PARTIAL_SUCCESS),
     "intermediate_states": _states(*_IN_PROGRESS_JOBS),
 }
+
+
+def _event(detail_type: str, **ids: str | tuple[str, ...]) -> Event:
+    return Event(detail_type, {name: (fields,) if isinstance(fields, str) else fields for name, fields in ids.items()})
+
+
+def _sequence_store_job(what: str) -> Event:
+    return _event(f"Read Set {what} Job Status Change", sequenceStoreId="sequenceStoreId", id="id")
+
+
 _IN_SEQUENCE_STORE = Sweep(_IN_PROGRESS_JOBS, "filter.status", scope=("sequenceStoreId",))
 _ANALYTICS_JOB: dict[str, Any] = {
     "success_states": _states("COMPLETED"),
@@ -162,6 +196,7 @@ _KINDS = [
         start_operation="StartReadSetImportJob",
         list_operation="ListReadSetImportJobs",
         console_path="sequence-stores/{sequenceStoreId}/import-jobs/{id}",
+        event=_sequence_store_job("Import"),
         sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
@@ -175,6 +210,7 @@ _KINDS = [
         start_operation="StartReadSetExportJob",
         list_operation="ListReadSetExportJobs",
         console_path="sequence-stores/{sequenceStoreId}/export-jobs/{id}",
+        event=_sequence_store_job("Export"),
         sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
@@ -188,6 +224,7 @@ _KINDS = [
         start_operation="StartReadSetActivationJob",
         list_operation="ListReadSetActivationJobs",
         console_path="sequence-stores/{sequenceStoreId}/activation-jobs/{id}",
+        event=_sequence_store_job("Activation"),
         sweep=_IN_SEQUENCE_STORE,
         **_IMPORT_EXPORT_JOB,
     ),
@@ -201,6 +238,7 @@ _KINDS = [
         start_operation="StartReferenceImportJob",
         list_operation="ListReferenceImportJobs",
         console_path="reference-stores/{referenceStoreId}/import-jobs/{id}",
+        event=_event("Reference Import Job Status Change", referenceStoreId="referenceStoreId", id="id"),
         sweep=Sweep(_IN_PROGRESS_JOBS, "filter.status", scope=("referenceStoreId",)),
         **_IMPORT_EXPORT_JOB,
     ),
@@ -214,6 +252,7 @@ _KINDS = [
         cancel_operation="CancelRun",
         list_operation="ListRuns",
         console_path="runs/{id}",
+        event=_event("Run Status Change", id=("runId", "arn")),
         sweep=Sweep(_RUN_IN_PROGRESS, narrow_by=("batchId",)),
         **_RUN_STATES,
     ),
@@ -252,6 +291,7 @@ _KINDS = [
         start_operation="CreateWorkflow",
         list_operation="ListWorkflows",
         console_path="workflows/{id}",
+        event=_event("Workflow Status Change", id="arn"),
         **_WORKFLOW,
     ),
     JobKind(
@@ -275,6 +315,7 @@ _KINDS = [
         start_operation="CreateSequenceStore",
         list_operation="ListSequenceStores",
         console_path="sequence-stores/{id}",
+        event=_event("Sequence Store Status Change", id=("id", "arn")),
     ),
     JobKind(
         "variant_store",
@@ -284,6 +325,7 @@ _KINDS = [
         start_operation="CreateVariantStore",
         list_operation="ListVariantStores",
         console_path="variant-stores/{name}",
+        event=_event("Variant Store Status Change", name="storeName"),
         **_STORE,
     ),
     JobKind(
@@ -294,6 +336,7 @@ _KINDS = [
         start_operation="CreateAnnotationStore",
         list_operation="ListAnnotationStores",
         console_path="annotation-stores/{name}",
+        event=_event("Annotation Store Status Change", name="storeName"),
         **_STORE,
     ),
     JobKind(
@@ -315,6 +358,7 @@ _KINDS = [
         cancel_operation="CancelVariantImportJob",
         list_operation="ListVariantImportJobs",
         console_path="variant-stores",
+        event=_event("Variant Import Job Status Change", jobId="jobId"),
         **_ANALYTICS_JOB,
     ),
     JobKind(
@@ -326,6 +370,7 @@ _KINDS = [
         cancel_operation="CancelAnnotationImportJob",
         list_operation="ListAnnotationImportJobs",
         console_path="annotation-stores",
+        event=_event("Annotation Import Job Status Change", jobId="jobId"),
         **_ANALYTICS_JOB,
     ),
     JobKind(
@@ -353,6 +398,7 @@ _KINDS = [
         intermediate_states=_states("ACTIVATING", "PROCESSING_UPLOAD"),
         list_operation="ListReadSets",
         console_path="sequence-stores/{sequenceStoreId}/read-sets/{id}",
+        event=_event("Read Set Status Change", sequenceStoreId="sequenceStoreId", id=("id", "arn")),
     ),
     JobKind(
         "reference",
@@ -364,6 +410,7 @@ _KINDS = [
         intermediate_states=_states(),
         list_operation="ListReferences",
         console_path="reference-stores/{referenceStoreId}/references/{id}",
+        event=_event("Reference Status Change", referenceStoreId="referenceStoreId", id=("id", "arn")),
     ),
     JobKind(
         "run_cache",

@@ -393,3 +393,9 @@ def triggering_extras(context: Mapping[str, Any], uri: str) -> list[dict[str, An
     events = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
     found = [event for key, each in events.items() if getattr(key, "uri", key) == uri for event in each]
     return [dict(event.extra or {}) for event in sorted(found, key=lambda event: event.timestamp)]
+
+
+def triggering_payloads(context: Mapping[str, Any], uri: str) -> list[dict[str, Any]]:
+    """The payloads of the events an Asset's watcher fired (``OmicsEventTrigger``'s: ``{"kind", "status", "ids",
+    ...}``) that started this DAG run, oldest first: Airflow keeps each in its asset event's extra as ``payload``."""
+    return [dict(extra["payload"]) for extra in triggering_extras(context, uri) if extra.get("from_trigger")]

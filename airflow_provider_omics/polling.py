@@ -123,6 +123,10 @@ class Waiter:
         self._throttled_now = False
         # The fewest seconds between two describes of one job that the quota allows (0: not limited).
         self.floor = floor
+        # When the wait times out (time.monotonic()), where its polls are not what times it: polls are a safety
+        # net while EventBridge events answer it.
+        self.deadline: float | None = None
+        self.heard: dict[int, str] = {}  # the end each job's EventBridge event told, where one did
 
     def pending(self) -> list[tuple[int, dict[str, Any]]]:
         return [(index, ids) for index, ids in enumerate(self.jobs) if index not in self.finished]
@@ -131,21 +135,26 @@ class Waiter:
         """A poll answered: log a change of status; a failure ends the wait at once."""
         ids = self.jobs[index]
         status = self.job.status_of(described)
-        if self.last.get(index) != status:
-            self.log.info(
-                "%s %s is %s (poll %d of %d)",
-                self.job.label,
-                describe_ids(ids),
-                status,
-                self.attempt,
-                self.max_attempts,
-            )
-            self.last[index] = status
+        self._log_status(index, status, f"poll {self.attempt} of {self.max_attempts}")
         outcome = verdict(self.job, described, self.fail_on_partial_success)
         if outcome == "failure":
             raise OmicsJobFailed.from_described(self.job, ids, described)
         if outcome == "success":
             self.finished[index] = described
+
+    def heard_of(self, index: int, status: str) -> None:
+        """An EventBridge event says the job entered ``status``; an end ends the wait at once (a failure: raises
+        ``EndHeard``). How it ended, and the XCom, come from the task's own describe of it."""
+        self._log_status(index, status, "event")
+        if status in self.job.terminal_states:
+            self.heard[index] = status
+            self.finished[index] = {}
+            if status not in self.job.success_states:
+                raise EndHeard(self.heard)
+
+    def finals(self) -> list[dict[str, Any]] | None:
+        """The describe outputs, once every job ended well (an event's end has none: ``{}``)."""
+        return [self.finished[i] for i in range(len(self.jobs))] if len(self.finished) == len(self.jobs) else None
 
     def failed(self, index: int, error: BaseException) -> None:
         """A poll failed: transient errors are a poll that saw nothing; a job gone is DELETED."""
@@ -163,16 +172,26 @@ class Waiter:
             raise OmicsJobFailed(self.job, self.jobs[index], "DELETED", _message(error), {}) from error
         raise error
 
+    def _log_status(self, index: int, status: str, how: str) -> None:
+        if self.last.get(index) != status:
+            self.log.info("%s %s is %s (%s)", self.job.label, describe_ids(self.jobs[index]), status, how)
+            self.last[index] = status
+
     def end_round(self) -> list[dict[str, Any]] | None:
         """After polling every pending job: all finished -> their describe outputs; out of attempts -> timeout."""
-        if len(self.finished) == len(self.jobs):
-            return [self.finished[i] for i in range(len(self.jobs))]
-        if self.attempt >= self.max_attempts:
+        finals = self.finals()
+        if finals is not None:
+            return finals
+        out_of_time = self.deadline is not None and time.monotonic() >= self.deadline
+        if self.attempt >= self.max_attempts or out_of_time:
             waiting = ", ".join(sorted(set(self.last.values()))) or "unanswered (throttled)"
             shown = "; ".join(describe_ids(ids) for _, ids in self.pending())
-            raise OmicsWaitTimeout(
-                f"{self.job.label} {shown} is still {waiting} after {self.max_attempts} polls of {self.delay}s"
+            how_long = (
+                f"{(self.max_attempts - 1) * self.delay:g}s (waiter_max_attempts x waiter_delay)"
+                if out_of_time
+                else f"{self.max_attempts} polls of {self.delay}s"
             )
+            raise OmicsWaitTimeout(f"{self.job.label} {shown} is still {waiting} after {how_long}")
         self.attempt += 1
         self.throttled_rounds = self.throttled_rounds + 1 if self._throttled_now else 0
         self._throttled_now = False
@@ -184,6 +203,14 @@ class Waiter:
 
     def next_delay(self) -> float:
         return backoff(self.interval(), self.throttled_rounds)
+
+
+class EndHeard(Exception):
+    """An EventBridge event says a job of the wait failed: the task's describe says how (``events.ended_event``)."""
+
+    def __init__(self, heard: dict[int, str]) -> None:
+        super().__init__(heard)
+        self.heard = heard
 
 
 def backoff(delay: float, throttled_rounds: int) -> float:

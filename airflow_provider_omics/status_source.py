@@ -17,6 +17,13 @@ its kind and delay, and a round answers all of them with as few calls as it can.
 * Rounds start one delay apart (±10%), earlier by what the last round took (so an end is reported
   within about the delay even when a sweep and its describes take seconds), never twice per delay.
 
+* With the connection extra ``omics_events_queue``, HealthOmics' EventBridge events answer the waits of
+  every kind the service sends them for (``event_source.py``): a job's terminal event ends its wait at once,
+  and the task's own describe says how (``events.ended_event``). The rounds go on as a safety net for events
+  never delivered, once per ``omics_events_safety_interval`` (10 minutes) or the wait's delay if longer, and
+  a wait times out after the time its ``max_attempts`` polls would have taken. A queue that cannot be read
+  puts the rounds back at the wait's delay.
+
 What an answer means for a wait (a status change logged, a failure, a timeout) is decided by its
 ``polling.Waiter``, exactly as for a poll in a worker.
 """
@@ -28,13 +35,17 @@ import contextlib
 import logging
 import math
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextvars import Context
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow_provider_omics import polling
+from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import error_code, is_transient
+from airflow_provider_omics.event_source import EventSettings, EventSource, OmicsEvent
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import JobKind, Sweep
 from airflow_provider_omics.quotas import CONNECTION_EXTRA, RateLimiter, quotas_from_extra
@@ -43,7 +54,16 @@ from airflow_provider_omics.service_model import paginators
 log = logging.getLogger(__name__)
 
 JobKey = tuple[str, ...]  # a job's describe arguments, in the kind's order
-Answer = dict[str, Any] | Exception  # a describe output, an in-progress list item, or why there is none
+
+
+@dataclass(frozen=True)
+class Heard:
+    """An EventBridge event says the job entered ``status``."""
+
+    status: str
+
+
+Answer = dict[str, Any] | Exception | Heard  # a describe output, an in-progress list item, an event, or why none
 
 PAGE_SIZE = 100  # the most any listing gives per page
 JITTER = 0.1  # rounds start within ±10% of the delay, so triggerers and kinds do not poll in step
@@ -61,21 +81,24 @@ class StatusSource:
         weakref.WeakKeyDictionary()
     )
 
-    def __init__(self, hook: OmicsHook, key: tuple[Any, ...]) -> None:
+    def __init__(self, hook: OmicsHook, connection: AwsSettings) -> None:
         self.hook = hook
-        self.key = key
+        self.connection = connection
+        self.key = connection.key()
         self.client: Any = None
         self.limiter = RateLimiter({})
+        self.events: EventSettings | None = None
         self.rounds: dict[tuple[str, float], Rounds] = {}
         self._context: Any = None
         self._users = 0
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_hook(cls, hook: OmicsHook, key: tuple[Any, ...]) -> StatusSource:
+    def of(cls, connection: AwsSettings) -> StatusSource:
         sources = cls._sources.setdefault(asyncio.get_running_loop(), {})
+        key = connection.key()
         if key not in sources:
-            sources[key] = cls(hook, key)
+            sources[key] = cls(OmicsHook(**connection.hook_kwargs()), connection)
         return sources[key]
 
     @contextlib.asynccontextmanager
@@ -85,6 +108,7 @@ class StatusSource:
                 context = await self.hook.get_async_conn()
                 # get_async_conn read (and cached) the connection: its extra costs nothing now.
                 self.limiter = RateLimiter(quotas_from_extra(self.hook.conn_config.extra_config))
+                self.events = EventSettings.from_extra(self.hook.conn_config.extra_config)
                 self.client = await context.__aenter__()
                 self._context = context
             self._users += 1
@@ -124,8 +148,12 @@ class Rounds:
         self.source = source
         self.job = job
         self.delay = delay
-        # Each wait's inbox receives the answers of every round it was part of (or the fault that ended them).
-        self.waits: dict[polling.Waiter, asyncio.Queue[dict[JobKey, Answer] | Exception]] = {}
+        # Each wait's inbox receives the answers of every round it was part of (``whole``), those of events about
+        # its jobs, or the fault that ended them.
+        self.waits: dict[polling.Waiter, asyncio.Queue[Answers | Exception]] = {}
+        self.events = source.events if job.event is not None else None
+        self.events_lost = False
+        self._wake = asyncio.Event()
         self.listing_calls: dict[JobKey, int] = {}  # calls the last listing of a scope took
         self.learned: dict[JobKey, dict[str, Any]] = {}  # narrow_by fields seen for each job
         self.listing_refused = False
@@ -133,25 +161,43 @@ class Rounds:
         self.said_stretched = False
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def period(self) -> float:
+        """Seconds between rounds: the delay, or the safety interval while events answer the waits."""
+        if self.events is None or self.events_lost:
+            return self.delay
+        return max(self.delay, self.events.safety_interval)
+
     async def join(self, waiter: polling.Waiter) -> list[dict[str, Any]]:
         """The wait's side: the answers are read in the trigger's own task, so its logs go to its task's log."""
-        inbox: asyncio.Queue[dict[JobKey, Answer] | Exception] = asyncio.Queue()
+        inbox: asyncio.Queue[Answers | Exception] = asyncio.Queue()
+        if self.events is not None:  # a poll every safety interval: the wait lasts as long as its polls would have
+            waiter.deadline = time.monotonic() + (waiter.max_attempts - 1) * waiter.delay
         self.waits[waiter] = inbox
         if self._task is None or self._task.done():
             # A context of its own: the rounds must not log as the trigger that happened to start them.
             self._task = asyncio.create_task(self._run(), name=f"omics rounds {self.job.name}", context=Context())
         try:
             while True:
-                answers = await inbox.get()
+                try:
+                    answers = await asyncio.wait_for(inbox.get(), _left(waiter.deadline))
+                except TimeoutError:
+                    waiter.end_round()  # out of time: raises
+                    continue
                 if isinstance(answers, Exception):
                     raise answers
                 for index, ids in waiter.pending():
-                    answer = answers[_key(self.job, ids)]
-                    if isinstance(answer, Exception):
+                    answer = answers.found.get(_key(self.job, ids))
+                    if answer is None:  # an event about another job
+                        continue
+                    if isinstance(answer, Heard):
+                        waiter.heard_of(index, answer.status)  # raises on a failure status
+                    elif isinstance(answer, Exception):
                         waiter.failed(index, answer)  # raises unless it is a poll that saw nothing
                     else:
                         waiter.saw(index, answer)  # raises on a failure status
-                finals = waiter.end_round()  # raises when out of attempts
+                # A round's answers are one poll (out of attempts: raises); an event's are not.
+                finals = waiter.end_round() if answers.whole else waiter.finals()
                 if finals is not None:
                     return finals
         finally:
@@ -163,7 +209,35 @@ class Rounds:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    # ---- as a subscriber of the event source -----------------------------------------------------------
+    def wants(self, event: OmicsEvent) -> bool:
+        return event.kind is self.job and event.ids is not None and _key(self.job, event.ids) in self._waited()
+
+    def keeps(self, event: OmicsEvent) -> bool:
+        return event.kind is not None and event.status in event.kind.terminal_states
+
+    async def take(self, event: OmicsEvent) -> None:
+        key = _key(self.job, event.ids or {})
+        for waiter, inbox in self.waits.items():
+            if any(_key(self.job, ids) == key for _, ids in waiter.pending()):
+                inbox.put_nowait(Answers({key: Heard(event.status)}, whole=False))
+
+    def lost(self, error: Exception) -> None:
+        self.events_lost = True
+        self._wake.set()
+
+    def _waited(self) -> set[JobKey]:
+        return {_key(self.job, ids) for waiter in self.waits for _, ids in waiter.pending()}
+
     async def _run(self) -> None:
+        if self.events is None:
+            await self._rounds()
+        else:
+            events = EventSource.of(self.events.queue, self.source.connection, self.events.safety_interval)
+            async with events.subscribed(self):
+                await self._rounds()
+
+    async def _rounds(self) -> None:
         loop = asyncio.get_running_loop()
         while self.waits:
             started = loop.time()
@@ -177,16 +251,18 @@ class Rounds:
                     inbox.put_nowait(error)
                 return
             for inbox in inboxes:
-                inbox.put_nowait(answers)
+                inbox.put_nowait(Answers(answers, whole=True))
             took = loop.time() - started
             self._say_if_stretched(took)
             throttled = any(isinstance(a, Exception) and is_transient(a) for a in answers.values())
             self.throttled_rounds = self.throttled_rounds + 1 if throttled else 0
-            period = polling.backoff(self.delay, self.throttled_rounds) * random.uniform(1 - JITTER, 1 + JITTER)
+            period = polling.backoff(self.period, self.throttled_rounds) * random.uniform(1 - JITTER, 1 + JITTER)
             # An end is seen when the round reaches the job, and reported once its describe is back: the
             # next round starts earlier by what this one took, so ends are reported within about the
             # delay, but rounds never come more than twice per delay.
-            await asyncio.sleep(max(0.0, max(period - took, period / 2) - took))
+            with contextlib.suppress(TimeoutError):  # woken early when events stop coming
+                await asyncio.wait_for(self._wake.wait(), max(0.0, max(period - took, period / 2) - took))
+            self._wake.clear()
 
     async def _look(self, wanted: dict[JobKey, dict[str, Any]]) -> dict[JobKey, Answer]:
         sweep = self.job.sweep
@@ -202,7 +278,7 @@ class Rounds:
             self.learned = {
                 key: {name: answer.get(name) for name in sweep.narrow_by}
                 for key, answer in answers.items()
-                if not isinstance(answer, Exception)
+                if isinstance(answer, dict)
             }
         return answers
 
@@ -290,7 +366,7 @@ class Rounds:
         return dict(zip(jobs, found, strict=True))
 
     def _say_if_stretched(self, took: float) -> None:
-        if took > self.delay and not self.said_stretched:
+        if took > self.period and not self.said_stretched:
             self.said_stretched = True
             log.warning(
                 "%d %s waits polled every %ss need more requests than the HealthOmics quotas allow "
@@ -310,6 +386,18 @@ class Rounds:
             error_code(error) or error,
             self.job.label,
         )
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What a wait's inbox receives: a round's answers about every job it waits on (``whole``), or an event's."""
+
+    found: Mapping[JobKey, Answer]
+    whole: bool
 
 
 def _key(job: JobKind, ids: Mapping[str, Any]) -> JobKey:

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,7 @@ def triggerer(mode: str, kind: str, delay: float, report_path: str) -> None:
     from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 
     trigger_class = _baseline_trigger_class(kind) if mode == "baseline" else None
+    calls = _count_calls()
     rss_start = _rss_kib()
     cpu_start = _cpu_seconds()
 
@@ -94,7 +96,12 @@ def triggerer(mode: str, kind: str, delay: float, report_path: str) -> None:
         return await asyncio.gather(*waits)
 
     events = asyncio.run(main())
-    report = {"events": events, "cpu_seconds": _cpu_seconds() - cpu_start, "rss_growth_kib": _peak_kib() - rss_start}
+    report = {
+        "events": events,
+        "cpu_seconds": _cpu_seconds() - cpu_start,
+        "rss_growth_kib": _peak_kib() - rss_start,
+        "calls": dict(calls),
+    }
     with open(report_path, "w") as out:
         json.dump(report, out)
 
@@ -128,6 +135,21 @@ def _baseline_trigger_class(kind: str) -> Any:
             )
 
     return PerJobWaiterTrigger
+
+
+def _count_calls() -> Counter[str]:
+    """Every AWS request this process makes, by operation (SQS's too, which the emulator's log leaves to moto)."""
+    from aiobotocore.client import AioBaseClient
+
+    calls: Counter[str] = Counter()
+    make_api_call = AioBaseClient._make_api_call
+
+    async def counted(self: Any, operation_name: str, params: Any) -> Any:
+        calls[operation_name] += 1
+        return await make_api_call(self, operation_name, params)
+
+    AioBaseClient._make_api_call = counted  # type: ignore[method-assign]
+    return calls
 
 
 def _cpu_seconds() -> float:

@@ -70,12 +70,21 @@ class AirflowServices:
     def start(self) -> AirflowServices:
         self.airflow("db", "migrate")
         for name in self.services:
-            log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", name], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.start_service(name)
         self.wait_for(lambda: self._answers(), "the api-server to answer", timeout=120)
         return self
+
+    def start_service(self, name: str) -> None:
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", name], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self, name: str) -> None:
+        """As a machine lost: no shutdown, nothing cleaned up."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
 
     def _answers(self) -> bool:
         try:
@@ -140,6 +149,10 @@ class AirflowServices:
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        return self.api("GET", path + "?deserialize=true&stringify=false")["value"]
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         """A DAG's runs, oldest first: ``dag_run_id``, ``state``, ``run_type``."""
@@ -214,6 +227,21 @@ class Airflow2Services(AirflowServices):
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
         return {"state": rows[0][0] if rows else None}
+
+    def task(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        rows = self.query(
+            "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?", dag_id, run_id, task_id
+        )
+        return {"state": rows[0][0] if rows else None}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        rows = self.query(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = 'return_value'",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        return json.loads(rows[0][0]) if rows else None
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         rows = self.query("SELECT run_id, state, run_type FROM dag_run WHERE dag_id = ? ORDER BY id", dag_id)

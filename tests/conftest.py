@@ -132,6 +132,27 @@ def omics_events(emulator):
 # [END eventbridge_fixture]
 
 
+@pytest.fixture
+def events_queue(emulator, monkeypatch):
+    """An EventBridge rule filling a new SQS queue, and ``aws_default`` answering its waits from it; call it with
+    the connection extra's other settings (``omics_events_safety_interval=2``). Returns the queue's URL."""
+    sqs, events = _client(emulator, "sqs"), _client(emulator, "events")
+    made = iter(range(1_000))
+
+    def connect(name: str | None = None, **extra) -> str:
+        name = name or f"omics-events-{next(made)}"
+        queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventPattern=json.dumps({"source": ["aws.omics"]}))
+        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        extra = {**emulator.connection_extra(), "omics_events_queue": queue, **extra}
+        connection = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+        return queue
+
+    return connect
+
+
 # [START airflow_db_fixture]
 @pytest.fixture(scope="session")
 def airflow_db():

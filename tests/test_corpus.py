@@ -29,8 +29,9 @@ from shapes import answer_shape, paths, same_kind, shape_of
 from tour import run_tour, workflow_zip
 from waiting import status_in, until
 
+from airflow_provider_omics.event_source import OmicsEvent
 from airflow_provider_omics.jobs import JOB_KINDS
-from airflow_provider_omics.service_model import service_model
+from airflow_provider_omics.service_model import service_model, snake
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 RECORDS = [json.loads(path.read_text()) | {"file": path.name} for path in sorted(CORPUS.glob("aws-cli/*.json"))]
@@ -230,6 +231,29 @@ def test_the_emulator_sends_the_services_events_in_the_recorded_shapes(omics, s3
                 if (name, path) not in EVENT_EXPLAINED
             ]
     assert unexplained == [], "\n".join(unexplained)
+
+
+def test_every_event_names_a_job_the_provider_can_describe(emulator, omics, s3, omics_events):
+    """What event-driven waits rely on: the job table finds the kind and ids of each event, and they describe it."""
+    run_tour(omics, s3)
+    omics = emulator.client()  # the tour's client records what it is answered
+    named_kinds, described_kinds = set(), set()
+    for body in omics_events():
+        event = OmicsEvent.parse(json.dumps(body))
+        assert event is not None, body
+        if body["detail-type"] == "Task Status Change":  # waits on tasks poll (jobs.py)
+            assert event.kind is None
+            continue
+        assert event.kind is not None and event.ids is not None, body
+        named_kinds.add(event.kind.name)
+        try:
+            described = getattr(omics, snake(event.kind.operation))(**event.ids)
+        except omics.exceptions.ResourceNotFoundException:  # deleted later in the tour
+            continue
+        assert event.kind.status_of(described) in event.kind.terminal_states | event.kind.intermediate_states
+        described_kinds.add(event.kind.name)
+    assert named_kinds == {name for name, job in JOB_KINDS.items() if job.event is not None}
+    assert {"run", "read_set_import", "reference_import", "variant_import"} <= described_kinds  # the rest deleted
 
 
 def test_the_provider_knows_every_status_the_services_events_were_seen_with():

@@ -353,3 +353,62 @@ def test_the_dag_scheduled_on_a_stores_read_sets_runs_once_per_ingest(airflow, e
         assert len(jobs) == count + 1
     # One run per read set the events named, none twice.
     assert len(omics.list_runs(maxResults=100)["items"]) == 3 * len(days) + (not AIRFLOW_V_3_3_PLUS)
+
+
+@pytest.mark.skipif(
+    AIRFLOW_V_3_1_PLUS and not AIRFLOW_V_3_3_PLUS, reason="the oldest stacks (2.11, 3.0) and the newest (3.3)"
+)
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..SQS..QueuePolicy")  # moto deploys no queue policy
+def test_a_dag_starts_once_per_run_completed_outside_airflow_even_across_a_triggerer_restart(airflow, emulator, omics):
+    """The example on HealthOmics' events (``omics_on_run_completed``): an AssetWatcher's trigger on Airflow 3, a
+    deferred sensor in a continuous DAG on 2.11. Runs started with boto3, as a console or a Lambda would, each start
+    the DAG once; a run that completes while the triggerer is down starts it when a triggerer is back."""
+    from test_event_plumbing import TEMPLATE
+
+    cloudformation = emulator.client("cloudformation")
+    cloudformation.create_stack(StackName="omics-events", TemplateBody=TEMPLATE.read_text())
+    outputs = cloudformation.describe_stacks(StackName="omics-events")["Stacks"][0]["Outputs"]
+    queue = next(output["OutputValue"] for output in outputs if output["OutputKey"] == "DagEventsQueueUrl")
+    emulator.backend.step_seconds = 1
+    workflow = omics.create_workflow(name="variant-calling", definitionZip=workflow_zip(), requestId="vc")
+    emulator.transition("workflow", workflow["id"], "ACTIVE")
+    settings = {"OMICS_DAG_EVENTS_QUEUE": queue, "OMICS_WORKFLOW_NAME": "variant-calling"}
+    airflow.add_dag("omics_on_run_completed", example_dag("omics_on_run_completed", settings))
+    dag_id = "omics_on_run_completed"
+
+    def completed_dag_runs() -> list[dict]:
+        return [run for run in airflow.dag_runs(dag_id) if run["state"] == "success"]
+
+    def started_on(dag_run: dict) -> list[str]:
+        """The HealthOmics runs a DAG run was started on: its asset events (3.x), its sensor's XCom (2.11)."""
+        if AIRFLOW_V_3_0_PLUS:
+            events = airflow.consumed_events(dag_id, dag_run["dag_run_id"])
+            return [event["extra"]["payload"]["ids"]["id"] for event in events]
+        return [airflow.xcom(dag_id, dag_run["dag_run_id"], "run_completed")["ids"]["id"]]
+
+    def start_run(name: str) -> str:
+        run = omics.start_run(
+            workflowId=workflow["id"], roleArn=ROLE_ARN, name=name, outputUri="s3://genomics/runs/", requestId=name
+        )
+        return run["id"]
+
+    def listening() -> bool:
+        if AIRFLOW_V_3_0_PLUS:  # the asset's watcher
+            return f"Listening on {queue}" in airflow.log("triggerer")
+        runs = airflow.dag_runs(dag_id)  # the continuous DAG's sensor
+        return bool(runs) and airflow.task(dag_id, runs[-1]["dag_run_id"], "run_completed")["state"] == "deferred"
+
+    airflow.wait_for(listening, "the triggerer to listen", timeout=240)
+    first = start_run("outside-1")
+    airflow.wait_for(lambda: len(completed_dag_runs()) == 1, "a DAG run for the first run", timeout=240)
+    assert started_on(completed_dag_runs()[0]) == [first]
+
+    airflow.kill("triggerer")
+    second = start_run("outside-2")
+    until(lambda: omics.get_run(id=second), status_in("COMPLETED"), timeout=60)  # its event waits on the queue
+    airflow.start_service("triggerer")
+    airflow.wait_for(lambda: len(completed_dag_runs()) == 2, "a DAG run for the run that ended meanwhile", timeout=300)
+    assert started_on(completed_dag_runs()[1]) == [second]
+
+    time.sleep(10)  # nothing more comes: each run started the DAG once
+    assert [ids for run in completed_dag_runs() for ids in started_on(run)] == [first, second]

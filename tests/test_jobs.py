@@ -81,3 +81,27 @@ def test_the_emulator_knows_each_kind_on_its_own_and_agrees_with_the_table():
     for name, job in JOB_KINDS.items():
         assert kinds.DESCRIBED_BY[name] == (job.operation, job.status_path)
         assert kinds.statuses(name) == job.terminal_states | job.intermediate_states
+
+
+def test_each_kind_finds_its_job_in_the_events_the_service_sends():
+    """The detail types and fields the table reads, against the emulator's events (written from the user guide and
+    EventBridge's schema registry, not from the table) and the recorded events of the corpus."""
+    import json
+    from pathlib import Path
+
+    from airflow_provider_omics.emulator.models.events import EVENTS
+
+    sent = {detail_type for detail_type, _ in EVENTS.values()}
+    recorded = {
+        json.loads(path.read_text())["detail-type"] for path in (Path(__file__).parent / "corpus" / "events").glob("*")
+    }
+    with_events = {name: job for name, job in JOB_KINDS.items() if job.event is not None}
+    # A run's tasks end by the hundred, and a wait on one is rare: waits on tasks poll, the queue is spared them.
+    assert {job.event.detail_type for job in with_events.values()} == sent - {"Task Status Change"}
+    assert sent <= recorded
+    # Where only the ARN names a run (the events AWS's samples quote), the id is its last part.
+    run = JOB_KINDS["run"].event
+    assert run.ids_of({"arn": "arn:aws:omics:us-east-1:123456789012:run/1234567", "status": "COMPLETED"}) == {
+        "id": "1234567"
+    }
+    assert run.ids_of({"status": "COMPLETED"}) is None

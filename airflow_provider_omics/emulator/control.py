@@ -232,6 +232,14 @@ class Control:
             self.backend.advance()
             return {key: list(r.get("_transitions", [])) for key, r in self.backend.table(kind).items()}
 
+    def set_event_delivery(self, **faults: Any) -> dict[str, Any]:
+        """How events reach EventBridge from now on (``event_delivery.py``); no field: as the service sends them."""
+        try:
+            self.backend.delivery.set_faults(**faults)
+        except (TypeError, ValueError) as exc:
+            raise BadControlRequest(str(exc)) from None
+        return self.backend.delivery.state()
+
     def reset_all(self) -> None:
         with self.backend.lock:
             self.backend.reset()
@@ -270,6 +278,12 @@ class Control:
                 return _json(self.transition(**body))
             if route == ("GET", "/transitions"):
                 return _json(self.transitions(request.args.get("kind", "")))
+            if route == ("POST", "/event-delivery"):
+                return _json(self.set_event_delivery(**body))
+            if route == ("GET", "/event-delivery"):
+                return _json(self.backend.delivery.state())
+            if route == ("DELETE", "/event-delivery"):
+                return _json(self.set_event_delivery())
             if route == ("POST", "/reset"):
                 self.reset_all()
                 return _json({"reset": True})

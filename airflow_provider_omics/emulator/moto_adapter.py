@@ -5,12 +5,15 @@ moto serves the other AWS services to the emulator in the same process, and the 
 where moto's public API has no door: reading a range of an object without copying it, writing an object
 part by part into moto's spooled file, resetting every backend, delivering events as EventBridge does.
 Those are private attributes of moto's classes (``FakeKey._value_buffer``, ``FakeKey._etag``,
-``moto.moto_api._internal``, ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``), checked on the moto
+``moto.moto_api._internal``, ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``, ``Rule.send_to_targets``,
+``SQSBackend.is_message_valid_based_on_retention_period``, ``Queue._messages_lock``), checked on the moto
 version below; ``tests/test_emulator.py`` fails on another, so an upgrade is checked here first.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,8 +34,9 @@ def logs_backend(account_id: str, region: str) -> Any:
     return logs_backends[account_id][region]
 
 
-def put_event(account_id: str, region: str, entry: dict[str, Any]) -> None:
-    """One ``PutEvents`` entry on moto's EventBridge default bus: its rules deliver it (SQS, Logs, ...)."""
+def put_event(account_id: str, region: str, entry: dict[str, Any], event_id: str) -> None:
+    """One ``PutEvents`` entry on moto's EventBridge default bus, as event ``event_id`` (a redelivery has the same
+    id; moto's ``put_events`` would give each a new one): its rules deliver it (SQS, Logs, ...)."""
     from moto.events import models
 
     # EventBridge delivers the account with every event; moto 5.1+'s template for a target without an input
@@ -43,7 +47,27 @@ def put_event(account_id: str, region: str, entry: dict[str, Any]) -> None:
         parser.DEFAULT_EVENT_INPUT_TEMPLATE = parser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
             '"source": "<source>",', '"source": "<source>", "account": "<account>",'
         )
-    models.events_backends[account_id][region].put_events([entry])
+    backend = models.events_backends[account_id][region]
+    for rule in list(backend.describe_event_bus("default").rules.values()):
+        message = {
+            "version": "0",
+            "id": event_id,
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": account_id,
+            "time": entry.get("Time", time.time()),
+            "region": region,
+            "resources": entry.get("Resources", []),
+            "detail": json.loads(entry["Detail"]),
+        }
+        if parser is None:  # moto 5.0 sends the event as it is
+            rule.send_to_targets(message)  # type: ignore[arg-type]  # a TypedDict moto builds the same way
+        elif not any("InputTransformer" in target for target in rule.targets):
+            # The whole event, as EventBridge sends it to a target without a transformer; moto 5.1+ would build a
+            # JSONPath parser per event to say the same.
+            rule.send_to_targets(message, transform_input=False)  # type: ignore[arg-type,call-arg]
+        else:
+            rule.send_to_targets({**message, "ingestion-time": time.time()})  # type: ignore[arg-type,typeddict-item]
 
 
 def read_range(key: Any, start: int, length: int) -> bytes:
@@ -74,4 +98,43 @@ def wsgi_app() -> Any:
     """moto's server app: every AWS service, routed by the request's host or signature."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _sqs_timed_like_the_service()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _sqs_timed_like_the_service() -> None:
+    """SQS as the service answers it, where moto's differs in time, not in what it answers:
+
+    * moto checks each message it hands out against the queue's retention by reading every attribute of the
+      queue, which counts its messages, and reads the clock through datetime arithmetic for each message it
+      counts: a send or a receive costs the square of the queue's depth, and a queue of a few thousand events
+      slows the whole emulator down. Read the one attribute, and the clock as ``time.time()``;
+    * a message made visible again (``ChangeMessageVisibility`` to 0) reaches a waiting long poll only at its
+      next scan, a second later; SQS answers it at once. Wake the queue's waiting receives.
+    """
+    from moto.core.utils import unix_time
+    from moto.sqs import models
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+    def now(dt: Any = None) -> float:
+        return time.time() if dt is None else unix_time(dt)
+
+    change_visibility = models.SQSBackend.change_message_visibility
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        if int(visibility_timeout) == 0:
+            queue = self.get_queue(queue_name)
+            with queue._messages_lock:
+                queue._messages_lock.notify_all()
+
+    if getattr(models.SQSBackend.change_message_visibility, "wakes_receives", False):
+        return
+    change_message_visibility.wakes_receives = True  # type: ignore[attr-defined]
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    models.SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+    models.unix_time = now
+    models.unix_time_millis = lambda dt=None: now(dt) * 1000.0

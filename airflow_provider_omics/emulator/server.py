@@ -190,6 +190,7 @@ class OmicsEmulator:
         while not self._stopped.wait(min(max(self.backend.step_seconds / 4, 0.25), 1.0)):
             try:
                 self.backend.advance_if_due()
+                self.backend.delivery.deliver_due()
             except Exception:  # a bug in a model: the next request meets it too, and says so
                 log.exception("the emulator's clock failed to advance")
 
@@ -269,6 +270,12 @@ class OmicsEmulator:
         self, kind: str, id: str, status: str, message: str | None = None, failure_reason: str | None = None
     ) -> dict[str, Any]:
         return self.control.transition(kind, id, status, message, failure_reason)
+
+    def set_event_delivery(
+        self, drop: float = 0.0, duplicate: float = 0.0, delay: float = 0.0, reorder: float = 0.0
+    ) -> dict[str, Any]:
+        """Deliver events with EventBridge's faults (``event_delivery.py``); no argument: as the service does."""
+        return self.control.set_event_delivery(drop=drop, duplicate=duplicate, delay=delay, reorder=reorder)
 
     def reset(self) -> None:
         self.control.reset_all()

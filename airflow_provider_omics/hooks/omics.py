@@ -30,6 +30,7 @@ from airflow_provider_omics.errors import (
     is_transient,
     without_retry_note,
 )
+from airflow_provider_omics.events import raise_for_event
 from airflow_provider_omics.hooks.lists import PaginatedLists
 from airflow_provider_omics.jobs import JobKind
 from airflow_provider_omics.quotas import quotas_from_extra
@@ -240,6 +241,16 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     def wait_with(self, settings: polling.WaitSettings, job: JobKind, jobs: list[dict[str, Any]]) -> list[dict]:
         """Wait on one or more jobs of a kind by ``settings``: their final describe outputs."""
         return polling.wait(self, settings.waiter(job, jobs, self.log, self.poll_interval(job.operation)))
+
+    def outcome(self, settings: polling.WaitSettings, job: JobKind, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The final describe outputs a trigger event stands for, raising what a wait would on a failure or a
+        timeout. After an end an EventBridge event told, that is one describe of each job, made now."""
+        raise_for_event(job, event)
+        if event["status"] == "ended":
+            ids = event["ids"]
+            return self.wait_with(settings, job, ids if isinstance(ids, list) else [ids])
+        described = event["described"]
+        return described if isinstance(described, list) else [described]
 
     def poll_interval(self, operation: str) -> float:
         """Seconds between two calls of ``operation`` at this connection's pace (``quotas.py``); 0: no quota."""

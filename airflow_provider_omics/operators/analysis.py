@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -23,6 +24,15 @@ CONTENT_TYPES = {
     ".config": "text/plain",
 }
 CONFIG_FILES = {"WDL": "runtime.wdl", "NEXTFLOW": "nextflow.config"}
+
+
+def _stamp(context: Any) -> str:
+    """The DAG run's logical date for a folder's name, or when it ran: Airflow 3 runs asset-triggered runs (and
+    runs triggered without a date) with no logical date, and no ``ts_nodash``."""
+    if context.get("ts_nodash"):
+        return str(context["ts_nodash"])
+    ran = getattr(context.get("dag_run"), "run_after", None) or datetime.now(UTC)
+    return ran.strftime("%Y%m%dT%H%M%S")
 
 
 class RightSizing:
@@ -226,5 +236,5 @@ class OmicsAnalyzeRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         folder = self.pictures_to
         if not folder and first.get("outputUri"):
             ti = context["ti"]
-            folder = f"{first['outputUri'].rstrip('/')}/analysis/{ti.dag_id}/{ti.task_id}-{context['ts_nodash']}/"
+            folder = f"{first['outputUri'].rstrip('/')}/analysis/{ti.dag_id}/{ti.task_id}-{_stamp(context)}/"
         return self.finished(context, json_safe(self.right_sizing.publish(self, context, plate, folder, drawn)))

@@ -29,7 +29,7 @@ from airflow_provider_omics.arguments import (
 )
 from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import error_code
-from airflow_provider_omics.events import json_safe, raise_for_event
+from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.idempotency import generations, token_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
@@ -372,11 +372,8 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         carried = carry.get("carried", carried)
         self.checks = carry.get("checks") or {}
         with self.reporting_failure(), diagnostics.reported(self.hook, self.wait_settings):
-            raise_for_event(self.job, event)
-        described = event["described"]
-        output = self.completed(
-            context, self.result(described if isinstance(described, list) else [described], carried)
-        )
+            described = self.hook.outcome(self.wait_settings, self.job, event)
+        output = self.completed(context, self.result(described, carried))
         return self.finished(context, output)
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:

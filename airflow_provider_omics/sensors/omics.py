@@ -1,4 +1,4 @@
-"""Sensors: wait for any HealthOmics job of the job table (poke, reschedule or deferrable)."""
+"""Sensors: wait for any HealthOmics job of the job table (poke, reschedule or deferrable), or for an event."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow_provider_omics import diagnostics, polling
 from airflow_provider_omics.arguments import check_known_arguments, default_deferrable, param_blocks
 from airflow_provider_omics.connection import AwsSettings
-from airflow_provider_omics.events import json_safe, raise_for_event
+from airflow_provider_omics.event_filter import EventFilter
+from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import JobKind, job_kind
 from airflow_provider_omics.service_model import snake
-from airflow_provider_omics.triggers.omics import OmicsJobTrigger
+from airflow_provider_omics.triggers.omics import OmicsEventTrigger, OmicsJobTrigger
 
 
 class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
@@ -120,8 +121,7 @@ class OmicsJobSensor(AwsBaseSensor[OmicsHook]):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         with diagnostics.reported(self.hook, self.wait_settings):
-            raise_for_event(self.job, event)
-        return event["described"]
+            return self.hook.outcome(self.wait_settings, self.job, event)[0]
 
 
 class OmicsRunSensor(OmicsJobSensor):
@@ -188,3 +188,71 @@ class OmicsWorkflowSensor(OmicsJobSensor):
     """Wait for a workflow (``id``) to be ACTIVE."""
 
     kind = "workflow"
+
+
+class OmicsEventSensor(AwsBaseSensor[OmicsHook]):
+    """Wait for a HealthOmics event that passes a filter, whoever started the job: the Airflow 2.11 way to start
+    work when a run completes or a read set lands (on Airflow 3, ``OmicsEventTrigger`` in an ``AssetWatcher``
+    schedules the DAG itself). A DAG scheduled ``@continuous`` with ``max_active_runs=1`` whose first task is this
+    sensor runs once per event.
+
+    It always defers: in the triggerer one receiver per SQS queue serves every such sensor (``event_source.py``).
+    Returns (XCom) the event's payload: ``{"kind", "status", "ids", "event_id", "time", "detail", "described"}``.
+    ``timeout`` (seconds, default 7 days) ends a wait no event answered.
+
+    :param queue_url: the SQS queue's URL an EventBridge rule fills (templated).
+    :param kind: what the events are about: ``"run"``, ``"read_set"``, ``"read_set_import"``, ...
+    :param statuses: the statuses that count (default: the kind's good ends, a run COMPLETED).
+    :param match: ``{field: value or [values]}``: fields of the event's detail or the job's describe output
+        (``workflowId``, ``workflowName``, ``runGroupId``, ``sequenceStoreId``, ``sampleId``, ``tags.project``)
+        (templated).
+    :param describe: describe the job before answering, for ``described`` and ``match`` (default True).
+    :param deferrable: must stay True: the wait is the triggerer's.
+    """
+
+    aws_hook_class = OmicsHook
+    template_fields: Sequence[str] = aws_template_fields("queue_url", "match")
+    ui_color = "#e4f0e8"
+
+    def __init__(
+        self,
+        *,
+        queue_url: str,
+        kind: str,
+        statuses: str | list[str] | None = None,
+        match: Mapping[str, Any] | None = None,
+        describe: bool = True,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if not deferrable:
+            raise ValueError(
+                "OmicsEventSensor waits in the triggerer, where one receiver per queue serves every wait: "
+                "deferrable=False is not supported"
+            )
+        super().__init__(**kwargs)
+        EventFilter.of(f"{type(self).__name__} ({self.task_id})", kind, statuses, match)  # fails at DAG parse
+        self.queue_url = queue_url
+        self.kind = kind
+        self.statuses = statuses
+        self.match = dict(match or {})
+        self.describe = describe
+
+    def execute(self, context: Any) -> Any:
+        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
+        self.defer(
+            trigger=OmicsEventTrigger(
+                queue_url=self.queue_url,
+                kind=self.kind,
+                statuses=self.statuses,
+                match=self.match,
+                describe=self.describe,
+                connection=AwsSettings.of(self),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        self.log.info("%s %s is %s", self.kind, event["ids"], event["status"])
+        return event

@@ -1,7 +1,8 @@
-"""One deferrable trigger for every kind of the job table."""
+"""One deferrable trigger for every kind of the job table, and one for HealthOmics' own events."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar, cast
@@ -9,13 +10,15 @@ from typing import Any, TypeVar, cast
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, task_state
+from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, EventTriggerBase, task_state
 from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
-from airflow_provider_omics.events import error_event, success_event
+from airflow_provider_omics.event_filter import EventFilter
+from airflow_provider_omics.event_source import EventSource, OmicsEvent
+from airflow_provider_omics.events import ended_event, error_event, json_safe, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
-from airflow_provider_omics.polling import WaitSettings
+from airflow_provider_omics.polling import EndHeard, WaitSettings
 from airflow_provider_omics.status_source import StatusSource
 
 # Task instance states after which the task will not run again: a user ended it (mark failed / success).
@@ -96,9 +99,14 @@ class OmicsJobTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         job = job_kind(self.kind)
         waiter = self.wait.waiter(job, self.jobs, self.log)  # paced by the status source's limiter
-        async with StatusSource.for_hook(self.hook(), self.connection.key()).in_use() as source:
+        async with StatusSource.of(self.connection).in_use() as source:
             try:
-                event = success_event(job, self.ids, await source.wait(waiter))
+                finals = await source.wait(waiter)
+                event = (
+                    ended_event(job, self.ids, waiter.heard) if waiter.heard else success_event(job, self.ids, finals)
+                )
+            except EndHeard as heard:
+                event = ended_event(job, self.ids, heard.heard)
             except (OmicsJobFailed, OmicsWaitTimeout) as ended:
                 event = error_event(job, ended, self.ids)
         self._fired = True  # a trigger that answered was not killed: cleanup() need not ask why it ends
@@ -142,6 +150,144 @@ class OmicsJobTrigger(BaseTrigger):
                     self.log.info("Cancelled %s %s", job.label, ids)
                 except ClientError as exc:  # already ended: nothing to cancel
                     self.log.info("Did not cancel %s %s: %s", job.label, ids, exc)
+
+
+class OmicsEventTrigger(EventTriggerBase):
+    """Fire for each HealthOmics event that passes a filter, read from an SQS queue an EventBridge rule fills, whoever
+    started the job: a run from the console or a Lambda, a read set from the sequencing core's own uploader.
+
+    Airflow 3: ``Asset("omics://runs/done", watchers=[AssetWatcher(name="runs_done", trigger=OmicsEventTrigger(
+    queue_url=..., kind="run"))])`` schedules a DAG that runs once per event; the payload is the asset event's
+    ``extra`` (``triggering_asset_events``). Airflow 2.11: ``OmicsEventSensor`` defers on it and returns the payload.
+
+    The triggers and waits of a triggerer on one queue share its receiver (``event_source.py``). A message is deleted
+    once its event is handed to Airflow; a second delivery of it (EventBridge's event id again) fires nothing. Give
+    each watcher a queue of its own (an EventBridge rule can target several) unless their filters never match the
+    same event, and do not share a queue with the connection's event-driven waits (``omics_events_queue``): a queue
+    hands each message to one receiver.
+
+    Payload: ``{"kind", "status", "ids", "event_id", "time", "detail", "described"}``: the job's describe arguments
+    (``ids["id"]``: the run id), the event as EventBridge delivered it, and (``describe=True``) the job's describe
+    output, where a run's ``runOutputUri`` and a read set's ``sampleId`` are.
+
+    :param queue_url: the SQS queue's URL.
+    :param kind: what the events are about, a kind of the job table with events: ``"run"``, ``"read_set"``,
+        ``"read_set_import"``, ``"workflow"``, ...
+    :param statuses: the statuses that fire (a name or a list; default: the kind's good ends, a run COMPLETED).
+    :param match: ``{field: value or [values]}``: fields of the event's detail or the job's describe output
+        (``workflowId``, ``workflowName``, ``runGroupId``, ``sequenceStoreId``, ``sampleId``, ``tags.project``).
+    :param describe: describe the job before firing, for ``described`` and ``match`` (default True; one call per
+        event that passes the rest of the filter).
+    :param connection: ``connection.AwsSettings`` (aws_conn_id, region_name, verify, botocore_config) or their dict.
+    :param separate: the connection's settings one by one instead (``aws_conn_id=...``, ``region_name=...``).
+    """
+
+    def __init__(
+        self,
+        queue_url: str,
+        kind: str,
+        statuses: str | list[str] | None = None,
+        match: Mapping[str, Any] | None = None,
+        describe: bool = True,
+        connection: AwsSettings | Mapping[str, Any] | None = None,
+        **separate: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(queue_url, str) or not queue_url.startswith(("https://", "http://")):
+            raise ValueError(f"OmicsEventTrigger: queue_url must be an SQS queue URL, got {queue_url!r}")
+        self.queue_url = queue_url
+        self.filter = EventFilter.of("OmicsEventTrigger", kind, statuses, match)
+        self.describe = describe
+        self.connection = _settings(AwsSettings, connection, separate, {})
+        if separate:
+            raise TypeError(f"OmicsEventTrigger: unknown arguments {', '.join(sorted(separate))}")
+        self._inbox: asyncio.Queue[tuple[OmicsEvent, asyncio.Future[None]] | Exception] | None = None
+        self._passed_over: set[str] = set()  # event ids the describe showed not to match
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "queue_url": self.queue_url,
+                **self.filter.as_dict(),
+                "describe": self.describe,
+                "connection": self.connection.as_dict(),
+            },
+        )
+
+    def hook(self) -> OmicsHook:
+        return OmicsHook(**self.connection.hook_kwargs())
+
+    # ---- as a subscriber of the event source ------------------------------------------------------------
+    def wants(self, event: OmicsEvent) -> bool:
+        return event.id not in self._passed_over and self.filter.passes_detail(event) is not False
+
+    def keeps(self, event: OmicsEvent) -> bool:
+        return True  # a watcher in another triggerer may filter on anything
+
+    async def take(self, event: OmicsEvent) -> None:
+        """Done once the event is handed to Airflow (or raises: not for this trigger after all)."""
+        if self._inbox is None:
+            raise LookupError("the trigger is not running")
+        taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((event, taken))
+        await taken
+
+    def lost(self, error: Exception) -> None:
+        if self._inbox is not None:
+            self._inbox.put_nowait(error)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        self._inbox = asyncio.Queue()
+        hook = self.hook()
+        source = EventSource.of(self.queue_url, self.connection)
+        async with await hook.get_async_conn() as client, source.subscribed(self):
+            what = self.filter.as_dict()
+            self.log.info(
+                "Listening on %s for %s events: %s %s", self.queue_url, what["kind"], what["statuses"], what["match"]
+            )
+            while True:
+                item = await self._inbox.get()
+                if isinstance(item, Exception):
+                    raise item
+                event, taken = item
+                described = await self._described(hook, client, event)
+                if described is None or not self.filter.passes(event, described):
+                    self._passed_over.add(event.id)  # seen again, it is nobody's here
+                    taken.set_exception(LookupError(f"event {event.id} does not match"))
+                    continue
+                self.log.info("%s %s is %s: firing", event.kind.label if event.kind else "", event.ids, event.status)
+                try:
+                    yield TriggerEvent(_payload(event, described))
+                finally:  # Airflow has the event (resumed, or closed after it): the message goes
+                    if not taken.done():
+                        taken.set_result(None)
+
+    async def _described(self, hook: OmicsHook, client: Any, event: OmicsEvent) -> dict[str, Any] | None:
+        """The job's describe output ({} when not needed); None when it is needed and cannot be had."""
+        needed = self.filter.passes_detail(event) is None
+        if not (self.describe or needed) or event.kind is None:
+            return {}
+        ids: dict[str, Any] = dict(event.ids or {})
+        try:
+            return await hook.describe_async(client, event.kind, **ids)
+        except ClientError as error:  # gone since (deleted), or not allowed: the event alone, if it is enough
+            self.log.warning("Could not describe %s %s: %s", event.kind.label, event.ids, error)
+            return None if needed else {}
+
+
+def _payload(event: OmicsEvent, described: Mapping[str, Any]) -> dict[str, Any]:
+    return json_safe(
+        {
+            "kind": event.kind.name if event.kind else None,
+            "status": event.status,
+            "ids": event.ids,
+            "event_id": event.id,
+            "time": event.body.get("time"),
+            "detail": event.detail,
+            "described": described,
+        }
+    )
 
 
 _WAIT_NAMES = {"waiter_delay": "delay", "waiter_max_attempts": "max_attempts"}

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import moto_adapter
+from ..event_delivery import EventDelivery
 from ..kinds import DESCRIBED_BY, statuses
 from .events import status_event
 
@@ -167,11 +168,13 @@ class BaseBackend:
         self.s3 = S3()
         self.lock = threading.RLock()
         self.request = threading.local()  # what the request being served did, for the request log
+        self.delivery = EventDelivery()
         self.reset()
 
     def reset(self) -> None:
         self.tables: dict[str, dict[str, Record]] = {}
         self.tokens: dict[tuple[str, str], Record] = {}
+        self.delivery.reset()
         self.outcomes: list[Outcome] = []
         self.usage_profiles: list[Any] = []  # manifest.UsageProfile: what runs' tasks used
         self.steps: list[_Step] = []
@@ -366,7 +369,7 @@ class BaseBackend:
         """Put the event the service sends for the status ``record`` entered at ``at`` on the default bus."""
         entry = status_event(record.get("_kind", ""), record, self, at)
         if entry is not None:
-            moto_adapter.put_event(ACCOUNT_ID, self.region, entry)
+            self.delivery.send(ACCOUNT_ID, self.region, entry)
 
     def transition(self, kind: str, ident: str, status: str, message: str | None, reason: str | None) -> Record:
         """Move one record now, as if someone acted in the console: its remaining plan is dropped."""
