@@ -186,21 +186,21 @@ class EventSource:
         """One client and ``RECEIVERS`` receive loops while anyone subscribes; then what was taken is deleted."""
         hook = AwsBaseHook(client_type="sqs", **self.connection.hook_kwargs())
         try:
-            client = await hook.get_async_conn()
+            async with await hook.get_async_conn() as self._client:
+                await asyncio.gather(*(self._receive() for _ in range(RECEIVERS)))
+                if self._handing:  # a take not done by now is not coming: its message stays, for whoever wants it
+                    await asyncio.wait(self._handing, timeout=HOLD)
+                if self._deleter is not None:
+                    await self._deleter
         except Exception as error:  # no credentials, a connection that does not parse
             self._lose(error)
-            return
-        async with client as self._client:
-            await asyncio.gather(*(self._receive() for _ in range(RECEIVERS)))
-            if self._handing:  # a take not done by now is not coming: its message stays, for whoever wants it
-                await asyncio.wait(self._handing, timeout=HOLD)
-            if self._deleter is not None:
-                await self._deleter
         self._client = None
         if self.subscribers and self.broken is None:  # one came as the last receive ended
             self._serving = asyncio.create_task(self._serve(), name=f"omics events {self.queue}")
-        elif self._sources.get(asyncio.get_running_loop(), {}).get((self.queue, self.connection.key())) is self:
-            del self._sources[asyncio.get_running_loop()][(self.queue, self.connection.key())]
+        else:  # a later subscriber starts afresh, and tries a broken queue again
+            sources = self._sources.get(asyncio.get_running_loop(), {})
+            if sources.get((self.queue, self.connection.key())) is self:
+                del sources[(self.queue, self.connection.key())]
 
     async def _receive(self) -> None:
         failures = 0

@@ -200,3 +200,23 @@ def test_three_triggerers_share_one_queue_and_lose_no_wait(start_runs, emulator,
     late = sorted(round(fired[r]["at"] - ended[r]["time"], 1) for r in runs)
     assert all(fired[r]["status"] == "COMPLETED" for r in runs)
     assert late[-1] < 60, str(late)  # passed between triggerers, never left to the 10-minute safety poll
+
+
+async def test_a_queue_that_cannot_be_read_puts_the_waits_back_on_polling(
+    start_runs,  # noqa: F811
+    emulator,
+    events_queue,
+    monkeypatch,
+    caplog,
+):
+    events_queue()  # the rule, and a connection whose queue is then replaced by one that does not exist
+    extra = {**emulator.connection_extra(), "omics_events_queue": f"{emulator.endpoint_url}/123456789012/missing"}
+    connection = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    emulator.backend.step_seconds = 0.3
+    runs = start_runs(3)
+
+    fired = await fire_all(run_waits(runs, delay=1), timeout=60)
+
+    assert [payload["status"] for payload, _ in fired] == ["success"] * 3  # polled, at their delay
+    assert "Cannot read HealthOmics events from" in caplog.text and "omics_events_queue" in caplog.text

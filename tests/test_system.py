@@ -17,6 +17,7 @@ from conftest import DAGS_FOLDER, instances
 from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS
 
 SYSTEM = pathlib.Path(__file__).parent / "system"
+EVENTS_TEMPLATE = pathlib.Path(__file__).parent.parent / "docs" / "eventbridge" / "omics-events.cfn.yaml"
 BUCKET = "airflow-omics-system-tests"
 RUNNER = pathlib.Path(__file__).parent.parent / "scripts" / "system_test.py"
 
@@ -26,6 +27,7 @@ def system_dag(airflow_db, emulator, s3, monkeypatch):
     monkeypatch.setenv("OMICS_SYSTEM_TEST_BUCKET", BUCKET)
     monkeypatch.setenv("OMICS_SYSTEM_TEST_ENV_ID", "ci")
     monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
+    monkeypatch.setenv("OMICS_EVENTS_TEMPLATE", str(EVENTS_TEMPLATE))
     s3.create_bucket(Bucket=BUCKET)
     # What the real service does with the workflow's `fail` parameter: the run fails in its task, saying so.
     emulator.add_outcome(
@@ -47,12 +49,13 @@ def system_dag(airflow_db, emulator, s3, monkeypatch):
     return module.dag
 
 
-def leftovers(omics, s3) -> list[str]:
+def leftovers(omics, s3, cloudformation) -> list[str]:
     found = [f"store {s['id']}" for s in omics.list_sequence_stores()["sequenceStores"] if s["status"] != "DELETED"]
     found += [f"workflow {w['id']}" for w in omics.list_workflows()["items"] if w["status"] != "DELETED"]
     found += [f"run {r['id']}" for r in omics.list_runs()["items"]]
     found += [f"cache {c['id']}" for c in omics.list_run_caches()["items"] if c["status"] != "DELETED"]
     found += [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    found += [f"stack {s['StackName']}" for s in cloudformation.describe_stacks().get("Stacks", [])]
     return found
 
 
@@ -63,7 +66,7 @@ def test_a_failing_body_fails_the_system_test_and_teardown_still_cleans_up(syste
     states = {key: ti.state for key, ti in instances(dag_run).items()}
     assert dag_run.state == "failed"
     assert (states["upload"], states["teardown"], states["watcher"]) == ("failed", "success", "failed")
-    assert leftovers(omics, s3) == []
+    assert leftovers(omics, s3, emulator.client("cloudformation")) == []
 
 
 def test_make_system_test_refuses_to_start_without_its_settings(monkeypatch):
@@ -103,4 +106,4 @@ def test_make_system_test_runs_in_one_command_with_cost_before_and_after(emulato
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert re.search(r"estimated cost at most \$\d+\.\d\d: 3 runs", done.stdout)
     assert "cost of run: {" in done.stdout and "DAG run success" in done.stdout
-    assert leftovers(omics, s3) == []  # its teardown left nothing
+    assert leftovers(omics, s3, emulator.client("cloudformation")) == []  # its teardown left nothing

@@ -3,11 +3,13 @@ app, its reset.
 
 moto serves the other AWS services to the emulator in the same process, and the emulator reaches into it
 where moto's public API has no door: reading a range of an object without copying it, writing an object
-part by part into moto's spooled file, resetting every backend, delivering events as EventBridge does.
-Those are private attributes of moto's classes (``FakeKey._value_buffer``, ``FakeKey._etag``,
+part by part into moto's spooled file, resetting every backend, delivering events as EventBridge does,
+answering SQS in the service's time, deploying an EventBridge rule's targets from CloudFormation. Those are
+private attributes of moto's classes (``FakeKey._value_buffer``, ``FakeKey._etag``,
 ``moto.moto_api._internal``, ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``, ``Rule.send_to_targets``,
-``SQSBackend.is_message_valid_based_on_retention_period``, ``Queue._messages_lock``), checked on the moto
-version below; ``tests/test_emulator.py`` fails on another, so an upgrade is checked here first.
+``Rule.create_from_cloudformation_json``, ``SQSBackend.is_message_valid_based_on_retention_period``,
+``Queue._messages_lock``), checked on the moto versions below; ``tests/test_emulator.py`` fails on another,
+so an upgrade is checked here first.
 """
 
 from __future__ import annotations
@@ -99,7 +101,38 @@ def wsgi_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     _sqs_timed_like_the_service()
+    _cloudformation_rules_with_targets()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _cloudformation_rules_with_targets() -> None:
+    """moto 5.0's CloudFormation makes an ``AWS::Events::Rule`` without its ``Targets`` (5.1 makes them): a stack
+    of ``docs/eventbridge/`` would send nothing. Give the rule the targets its template names, and delete them
+    with the stack's rule."""
+    from moto.events import models
+
+    create = models.Rule.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    if getattr(create, "with_targets", False):
+        return
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        rule = create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        targets = cloudformation_json["Properties"].get("Targets") or []
+        if targets and not rule.targets:
+            rule.put_targets(targets)
+        return rule
+
+    delete = models.Rule.delete
+
+    def delete_with_targets(self: Any, account_id: str, region_name: str) -> None:
+        self.targets.clear()  # a stack's rule goes with its targets (moto 5.0 refuses to delete it)
+        delete(self, account_id, region_name)
+
+    create_from_cloudformation_json.with_targets = True  # type: ignore[attr-defined]
+    models.Rule.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment,method-assign]
+    models.Rule.delete = delete_with_targets  # type: ignore[method-assign]
 
 
 def _sqs_timed_like_the_service() -> None:

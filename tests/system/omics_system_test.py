@@ -2,8 +2,10 @@
 emulator in CI (``tests/test_system.py``), so it is known to work up to the service's own behaviour.
 
 In the Amazon provider's convention: setup creates what the body needs (the inputs in S3, a sequence store,
-a one-task workflow, a run cache), the body exercises the provider (an upload and a download, a run, the
-same run again from the cache, a failed run's report, a share offered to the account itself), teardown
+a one-task workflow, a run cache, the EventBridge rules and SQS queues of ``docs/eventbridge/`` as a
+CloudFormation stack), the body exercises the provider (an upload and a download, a run, the same run again
+from the cache, a failed run's report, a share offered to the account itself, the run's end heard through the
+queue by ``OmicsEventSensor``), teardown
 deletes everything the test made whatever happened (``trigger_rule="all_done"``), and the watcher fails
 the DAG run when any task failed (a successful teardown would otherwise hide the failure).
 
@@ -16,6 +18,7 @@ Settings, from the environment (``make system-test`` checks them and sets the re
                                (HealthOmics runs only images from ECR)
   OMICS_SYSTEM_TEST_ENV_ID     what names everything the test makes (set by ``make system-test``)
   OMICS_WAITER_DELAY           seconds between polls (default 30)
+  OMICS_EVENTS_TEMPLATE        the CloudFormation template of the events' plumbing (default: the repository's)
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from airflow_provider_omics.operators.workflows import (
     OmicsCreateWorkflowOperator,
     OmicsStartRunOperator,
 )
+from airflow_provider_omics.sensors.omics import OmicsEventSensor
 
 ENV_ID = os.environ.get("OMICS_SYSTEM_TEST_ENV_ID", "local")
 BUCKET = os.environ.get("OMICS_SYSTEM_TEST_BUCKET", "airflow-omics-system-tests")
@@ -45,6 +49,11 @@ IMAGE = os.environ.get("OMICS_SYSTEM_TEST_IMAGE", "123456789012.dkr.ecr.us-east-
 PREFIX = f"airflow-omics-system/{ENV_ID}"
 NAME = f"airflow-omics-{ENV_ID}"  # every resource the test makes is named from it, so teardown finds them all
 WORKFLOW = Path(__file__).parent / "workflows" / "count_reads.wdl"
+EVENTS_TEMPLATE = Path(
+    os.environ.get(
+        "OMICS_EVENTS_TEMPLATE", Path(__file__).parents[2] / "docs" / "eventbridge" / "omics-events.cfn.yaml"
+    )
+)
 WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 READS = 50  # reads of 20 bases a mate: a few kB
 
@@ -67,6 +76,25 @@ def put_inputs() -> dict[str, str]:
 
 def run_parameters(reads: Any, fail: bool = False) -> dict[str, Any]:
     return {"reads": reads, "sample_name": "s1", "image": IMAGE, "fail": fail}
+
+
+@task
+def event_plumbing() -> dict[str, str]:
+    """The rules, queues and policies of ``docs/eventbridge/``, deployed as a stack: its outputs."""
+    cloudformation = OmicsHook().client_of("cloudformation")
+    cloudformation.create_stack(
+        StackName=NAME, TemplateBody=EVENTS_TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"]
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(StackName=NAME)
+    stack = cloudformation.describe_stacks(StackName=NAME)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+
+
+@task
+def heard_as_it_ran(event: dict[str, Any], run: dict[str, Any]) -> None:
+    """The event the sensor heard is the run's own end."""
+    if event["ids"] != {"id": run["id"]} or event["status"] != "COMPLETED":
+        raise AssertionError(f"the event heard is not run {run['id']} completing: {event}")
 
 
 @task
@@ -154,6 +182,11 @@ def teardown() -> list[str]:
     for workflow in named("ListWorkflows", "items", NAME, name=NAME):
         hook.call("DeleteWorkflow", id=workflow["id"])
         deleted.append(f"workflow {workflow['id']}")
+    cloudformation = hook.client_of("cloudformation")
+    if any(stack["StackName"] == NAME for stack in cloudformation.describe_stacks().get("Stacks", [])):
+        cloudformation.delete_stack(StackName=NAME)
+        cloudformation.get_waiter("stack_delete_complete").wait(StackName=NAME)
+        deleted.append(f"stack {NAME}")
     s3 = hook.client_of("s3")
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/")
     keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
@@ -180,6 +213,7 @@ with DAG(
     inputs = put_inputs()
     store = OmicsCreateSequenceStoreOperator(task_id="sequence_store", name=NAME, **WAIT)
     workflow = OmicsCreateWorkflowOperator(task_id="workflow", name=NAME, definition_path=str(WORKFLOW), **WAIT)
+    events = event_plumbing()
     cache = OmicsCreateRunCacheOperator(
         task_id="run_cache",
         name=NAME,
@@ -217,7 +251,16 @@ with DAG(
     run = OmicsStartRunOperator(task_id="run", name=NAME, **run_settings, **WAIT)
     run_again = OmicsStartRunOperator(task_id="run_from_cache", name=f"{NAME}-again", **run_settings, **WAIT)
     run >> run_again
+    heard = OmicsEventSensor(  # after the run: a run that failed to start is not waited for an hour
+        task_id="run_end_event",
+        queue_url=events["DagEventsQueueUrl"],
+        kind="run",
+        match={"runName": NAME},
+        timeout=3600,
+    )
+    run >> heard
     body = [
+        heard_as_it_ran(heard.output, run.output),
         download,
         check_cache_hit(run.output, run_again.output),
         failed_run_is_reported(workflow.output["id"], inputs["reads_1"]),
