@@ -8,9 +8,10 @@ terminal event) and the event triggers (``OmicsEventTrigger``: a DAG run per eve
 * a subscriber here wants it: handed to each one that does, and deleted once each has taken it;
 * nobody here wants it, but a subscriber elsewhere may (a job's end, for a wait another triggerer holds or one
   that has not started yet): released for the other triggerers on the queue, visible again at once the first
-  time this process sees it, then after a pause that doubles from a second (so it does not spin on what is not
-  its own), and deleted once older than ``expire_after``: by then every wait it could end has been answered by
-  its safety poll. A status on the way (RUNNING) that nobody here wants is deleted: it only tells progress;
+  time this process sees it, then after a pause of a quarter of its age (a second at least, two minutes at most:
+  so it does not spin on what is not its own), and deleted once older than ``expire_after``: by then every wait
+  it could end has been answered by its safety poll. A status on the way (RUNNING) that nobody here wants is
+  deleted: it only tells progress;
 * not an event HealthOmics sends (a rule matching too much): deleted, said once.
 
 Events are hints of a status, in the order of their ``time``: a duplicate (EventBridge's ``id`` again) or an
@@ -50,7 +51,7 @@ RECEIVE_WAIT = 20  # seconds a receive waits for a message (SQS's longest long p
 # because a receive lost with its triggerer (killed, stopped mid-receive) hides its messages that long. A message
 # seen again after it is a duplicate here, and deleted.
 HOLD = 5
-LONGEST_PAUSE = 120  # seconds a message nobody here wants stays invisible before this receiver sees it again
+LONGEST_PAUSE = 120  # seconds a message nobody here wants stays invisible, at most, before it is seen again
 REMEMBERED = 100_000  # event ids kept to know a duplicate, jobs whose last event time is kept
 
 KIND_OF_DETAIL_TYPE: Mapping[str, JobKind] = {
@@ -149,7 +150,7 @@ class EventSource:
         self.broken: Exception | None = None
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()  # event ids handed or in hand
         self._latest: collections.OrderedDict[tuple[str, ...], float] = collections.OrderedDict()  # newest time per job
-        self._passed: dict[str, tuple[int, float]] = {}  # message id -> (times released here, first seen)
+        self._passed: dict[str, float] = {}  # message id -> when it was sent, for those released here
         self._said_foreign = False
         self._client: Any = None
         self._serving: asyncio.Task[None] | None = None
@@ -269,17 +270,16 @@ class EventSource:
             self._passed.pop(message_id, None)
             self._delete_later(handle)
             return None
-        released, first = self._passed.get(message_id, (0, time.time()))
-        self._passed[message_id] = (released + 1, first)
+        first_here = message_id not in self._passed
+        self._passed[message_id] = sent
         if len(self._passed) > REMEMBERED:
             cutoff = time.time() - self.expire_after
-            self._passed = {mid: seen for mid, seen in self._passed.items() if seen[1] >= cutoff}
+            self._passed = {mid: when for mid, when in self._passed.items() if when >= cutoff}
         # Visible again at once the first time this process sees it (another triggerer's receive is likely waiting
-        # for it), after a pause that doubles from a second on (this one is as likely to get it back).
-        return {
-            "ReceiptHandle": handle,
-            "VisibilityTimeout": min(2 ** (released - 1), LONGEST_PAUSE) if released else 0,
-        }
+        # for it), then after a pause that grows with its age: a message going round finds its triggerer within
+        # seconds, one nobody waits for is seen ever more rarely until it expires.
+        pause = 0 if first_here else round(min(max(1.0, (time.time() - sent) / 4), LONGEST_PAUSE))
+        return {"ReceiptHandle": handle, "VisibilityTimeout": pause}
 
     def _remember(self, event: OmicsEvent) -> None:
         self._seen[event.id] = None
@@ -297,7 +297,7 @@ class EventSource:
                 await asyncio.gather(*(subscriber.take(event) for subscriber in wanting))
             except Exception:  # not taken: on the queue again after HOLD, for whoever wants it then
                 self._seen.pop(event.id, None)
-                log.info("Event %s was not taken; it stays on the queue", event.id, exc_info=True)
+                log.debug("Event %s was not taken; it stays on the queue", event.id, exc_info=True)
             else:
                 self._delete_later(handle)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar, cast
@@ -14,7 +16,7 @@ from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, EventTriggerBase, 
 from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
 from airflow_provider_omics.event_filter import EventFilter
-from airflow_provider_omics.event_source import EventSource, OmicsEvent
+from airflow_provider_omics.event_source import REMEMBERED, EventSource, OmicsEvent
 from airflow_provider_omics.events import ended_event, error_event, json_safe, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
@@ -156,9 +158,10 @@ class OmicsEventTrigger(EventTriggerBase):
     """Fire for each HealthOmics event that passes a filter, read from an SQS queue an EventBridge rule fills, whoever
     started the job: a run from the console or a Lambda, a read set from the sequencing core's own uploader.
 
-    Airflow 3: ``Asset("omics://runs/done", watchers=[AssetWatcher(name="runs_done", trigger=OmicsEventTrigger(
-    queue_url=..., kind="run"))])`` schedules a DAG that runs once per event; the payload is the asset event's
-    ``extra`` (``triggering_asset_events``). Airflow 2.11: ``OmicsEventSensor`` defers on it and returns the payload.
+    Airflow 3: ``Asset("omics_runs_completed", watchers=[AssetWatcher(name="omics_runs_completed",
+    trigger=OmicsEventTrigger(queue_url=..., kind="run"))])`` schedules a DAG that runs once per event; Airflow
+    keeps the payload in the asset event's extra (``lineage.triggering_payloads`` reads them). Airflow 2.11:
+    ``OmicsEventSensor`` defers on it and returns the payload.
 
     The triggers and waits of a triggerer on one queue share its receiver (``event_source.py``). A message is deleted
     once its event is handed to Airflow; a second delivery of it (EventBridge's event id again) fires nothing. Give
@@ -202,7 +205,7 @@ class OmicsEventTrigger(EventTriggerBase):
         if separate:
             raise TypeError(f"OmicsEventTrigger: unknown arguments {', '.join(sorted(separate))}")
         self._inbox: asyncio.Queue[tuple[OmicsEvent, asyncio.Future[None]] | Exception] | None = None
-        self._passed_over: set[str] = set()  # event ids the describe showed not to match
+        self._passed_over: OrderedDict[str, None] = OrderedDict()  # event ids the describe showed not to match
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -241,7 +244,7 @@ class OmicsEventTrigger(EventTriggerBase):
         self._inbox = asyncio.Queue()
         hook = self.hook()
         source = EventSource.of(self.queue_url, self.connection)
-        async with await hook.get_async_conn() as client, source.subscribed(self):
+        async with await hook.get_async_conn() as client, source.subscribed(self), self._leaving_untaken():
             what = self.filter.as_dict()
             self.log.info(
                 "Listening on %s for %s events: %s %s", self.queue_url, what["kind"], what["statuses"], what["match"]
@@ -253,7 +256,9 @@ class OmicsEventTrigger(EventTriggerBase):
                 event, taken = item
                 described = await self._described(hook, client, event)
                 if described is None or not self.filter.passes(event, described):
-                    self._passed_over.add(event.id)  # seen again, it is nobody's here
+                    self._passed_over[event.id] = None  # seen again, it is nobody's here
+                    if len(self._passed_over) > REMEMBERED:
+                        self._passed_over.popitem(last=False)
                     taken.set_exception(LookupError(f"event {event.id} does not match"))
                     continue
                 self.log.info("%s %s is %s: firing", event.kind.label if event.kind else "", event.ids, event.status)
@@ -262,6 +267,17 @@ class OmicsEventTrigger(EventTriggerBase):
                 finally:  # Airflow has the event (resumed, or closed after it): the message goes
                     if not taken.done():
                         taken.set_result(None)
+
+    @contextlib.asynccontextmanager
+    async def _leaving_untaken(self) -> AsyncIterator[None]:
+        """The events still in the inbox when the trigger ends stay on the queue, for whoever wants them next."""
+        try:
+            yield
+        finally:
+            while self._inbox is not None and not self._inbox.empty():
+                item = self._inbox.get_nowait()
+                if not isinstance(item, Exception) and not item[1].done():
+                    item[1].set_exception(LookupError("the trigger ended first"))
 
     async def _described(self, hook: OmicsHook, client: Any, event: OmicsEvent) -> dict[str, Any] | None:
         """The job's describe output ({} when not needed); None when it is needed and cannot be had."""
