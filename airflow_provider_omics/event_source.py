@@ -59,6 +59,13 @@ KIND_OF_DETAIL_TYPE: Mapping[str, JobKind] = {
 }
 
 
+def checked_queue_url(what: str, value: Any) -> str:
+    """``value`` when it is an SQS queue URL; otherwise a ``ValueError`` naming ``what``."""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError(f"{what} must be an SQS queue URL, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class EventSettings:
     """What a connection's extra says about events: the queue, and how often a wait answered by them still polls."""
@@ -71,8 +78,7 @@ class EventSettings:
         queue = extra.get(QUEUE_EXTRA)
         if not queue:
             return None
-        if not isinstance(queue, str) or not queue.startswith(("https://", "http://")):
-            raise ValueError(f"connection extra {QUEUE_EXTRA}: must be an SQS queue URL, got {queue!r}")
+        queue = checked_queue_url(f"connection extra {QUEUE_EXTRA}:", queue)
         interval = extra.get(SAFETY_EXTRA, DEFAULT_SAFETY_INTERVAL)
         if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
             raise ValueError(f"connection extra {SAFETY_EXTRA}: must be a number of seconds > 0, got {interval!r}")
@@ -146,7 +152,6 @@ class EventSource:
         self.connection = connection
         self.expire_after = expire_after
         self.subscribers: list[Subscriber] = []
-        self.calls: collections.Counter[str] = collections.Counter()  # SQS requests made, by operation
         self.broken: Exception | None = None
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()  # event ids handed or in hand
         self._latest: collections.OrderedDict[tuple[str, ...], float] = collections.OrderedDict()  # newest time per job
@@ -207,7 +212,6 @@ class EventSource:
         failures = 0
         while self.subscribers:
             try:
-                self.calls["ReceiveMessage"] += 1
                 answer = await self._client.receive_message(
                     QueueUrl=self.queue,
                     MaxNumberOfMessages=10,
@@ -328,7 +332,6 @@ class EventSource:
         )
         for start in range(0, len(entries), 10):
             chunk = [{**entry, "Id": str(i)} for i, entry in enumerate(entries[start : start + 10])]
-            self.calls[operation] += 1
             try:
                 await method(QueueUrl=self.queue, Entries=chunk)
             except Exception as error:

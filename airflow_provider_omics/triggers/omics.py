@@ -16,7 +16,7 @@ from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS, EventTriggerBase, 
 from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import OmicsJobFailed, OmicsWaitTimeout
 from airflow_provider_omics.event_filter import EventFilter
-from airflow_provider_omics.event_source import REMEMBERED, EventSource, OmicsEvent
+from airflow_provider_omics.event_source import REMEMBERED, EventSource, OmicsEvent, checked_queue_url
 from airflow_provider_omics.events import ended_event, error_event, json_safe, success_event
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
@@ -196,9 +196,7 @@ class OmicsEventTrigger(EventTriggerBase):
         **separate: Any,
     ) -> None:
         super().__init__()
-        if not isinstance(queue_url, str) or not queue_url.startswith(("https://", "http://")):
-            raise ValueError(f"OmicsEventTrigger: queue_url must be an SQS queue URL, got {queue_url!r}")
-        self.queue_url = queue_url
+        self.queue_url = checked_queue_url("OmicsEventTrigger: queue_url", queue_url)
         self.filter = EventFilter.of("OmicsEventTrigger", kind, statuses, match)
         self.describe = describe
         self.connection = _settings(AwsSettings, connection, separate, {})
