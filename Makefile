@@ -137,6 +137,7 @@ bench: $(STAMP) $(TOOLS)
 	$(BIN)/python benchmarks/waiting_on_events.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/transfers.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/analysis.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/run_batch_at_scale.py $(BENCH_ARGS)
 
 constraints: constraints-$(NEWEST) constraints-tools
 

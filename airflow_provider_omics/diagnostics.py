@@ -12,6 +12,7 @@ report never fails the task a second time.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -84,6 +85,10 @@ def failure_report(
     return "\n".join(lines)
 
 
+# A batch's run that did not complete and says why.
+BATCH_RUN_FAILURES = ("FAILED", "CANCELLED", "SUBMISSION_FAILED")
+
+
 def batch_runs(api: OmicsApi, batch_id: str) -> dict[str, dict[str, Any]]:
     """Every run of a batch by its ``runSettingId``: ``runId``, final ``status`` and, if it failed, why.
 
@@ -102,7 +107,8 @@ def batch_runs(api: OmicsApi, batch_id: str) -> dict[str, dict[str, Any]]:
             }
             continue
         run = {"runId": run_id, "status": statuses.get(run_id, "DELETED")}
-        if run["status"] in ("FAILED", "CANCELLED"):
+        if run["status"] in BATCH_RUN_FAILURES:
+            time.sleep(api.poll_interval("GetRun"))  # at the quota's pace: a plate may have hundreds
             try:
                 described = api.call("GetRun", id=run_id)
             except Exception as error:

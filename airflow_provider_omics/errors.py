@@ -117,3 +117,7 @@ class OmicsRetriesExhausted(AirflowException):
 
 class OmicsWaitTimeout(AirflowException):
     """A job was still in progress after ``waiter_max_attempts`` polls."""
+
+
+class PreflightFailed(AirflowException):
+    """Pre-flight checks found what would fail the job: nothing was created or started."""

@@ -32,6 +32,7 @@ def get_provider_info() -> dict[str, Any]:
         "operators": modules(
             "operators.storage",
             "operators.workflows",
+            "operators.preflight",
             "operators.analytics",
             "operators.transfers",
             "operators.shares",

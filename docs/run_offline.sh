@@ -19,7 +19,7 @@ export AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "testing", "passw
             "config_kwargs": {"inject_host_prefix": false}}}'
 airflow db migrate > /dev/null
 
-# What the DAG reads from S3: here the reference its runs use.
+# What the DAG reads: the reference its runs use (S3), the workflow's images (ECR, where its registry map says).
 python - <<'PY'
 import time, boto3, botocore.exceptions
 s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:5055")
@@ -30,6 +30,10 @@ for _ in range(100):  # the emulator may still be starting
     except botocore.exceptions.EndpointConnectionError:
         time.sleep(0.2)
 s3.upload_file("example_dags/data/reference.fa", "omics-demo", "inputs/reference.fa")
+from airflow_provider_omics.emulator import images
+ecr = boto3.client("ecr", endpoint_url="http://127.0.0.1:5055")
+for name in ("bwa-samtools", "bcftools"):
+    images.push(ecr, f"123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/biocontainers/{name}:latest")
 PY
 
 OMICS_WAITER_DELAY=0.5 airflow dags test omics_sequencer_to_results

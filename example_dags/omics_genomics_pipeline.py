@@ -44,6 +44,11 @@ BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
 ROLE = os.environ.get("OMICS_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/OmicsServiceRole")
 SAMPLES = ["NA12878", "NA12891", "NA12892"]
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
+# The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
+# start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
+DOCKER_HUB = {
+    "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
+}
 WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 
 
@@ -132,11 +137,18 @@ with DAG(
 
     with TaskGroup("analysis"):
         # [START howto_mapped_runs]
+        # preflight: before creating or starting, check the definition, its images, the role, inputs, output.
         workflow = OmicsCreateWorkflowOperator(
-            task_id="workflow", name="variant-calling", definition_path=str(WORKFLOW), **WAIT
+            task_id="workflow",
+            name="variant-calling",
+            definition_path=str(WORKFLOW),
+            container_registry_map=DOCKER_HUB,
+            preflight=True,
+            **WAIT,
         )
         runs = OmicsStartRunOperator.partial(
             task_id="call_variants",
+            preflight=True,
             workflow_id=workflow.output["id"],
             role_arn=ROLE,
             output_uri=f"s3://{BUCKET}/runs/",

@@ -52,6 +52,11 @@ PARTNER = os.environ.get("OMICS_PARTNER_ACCOUNT", "210987654321")
 DOWNLOADS = os.environ.get("OMICS_DOWNLOAD_DIR", "/tmp/omics-howto")
 DATA = Path(__file__).parent / "data"
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
+# The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
+# start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
+DOCKER_HUB = {
+    "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
+}
 NEXTFLOW = Path(__file__).parent / "workflows" / "fastq_qc"
 WAIT = {"waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 INPUTS = f"s3://{BUCKET}/inputs"
@@ -127,10 +132,16 @@ with DAG(
         task_id="workflow",
         name="variant-calling",
         definition_path=str(WORKFLOW),  # a .zip, one workflow file, or a folder with its main file
+        container_registry_map=DOCKER_HUB,  # its images from Docker Hub, through ECR
         **WAIT,
     )
     version = OmicsCreateWorkflowVersionOperator(
-        task_id="version", workflow_id=workflow.output["id"], version_name="v2", definition_path=str(WORKFLOW), **WAIT
+        task_id="version",
+        workflow_id=workflow.output["id"],
+        version_name="v2",
+        definition_path=str(WORKFLOW),
+        container_registry_map=DOCKER_HUB,  # a version has its own
+        **WAIT,
     )
     # [END howto_workflow]
 

@@ -29,6 +29,11 @@ BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
 ROLE = os.environ.get("OMICS_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/OmicsServiceRole")
 READS = Path(os.environ.get("OMICS_READS_DIR", Path(__file__).parent / "data" / "reads"))
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
+# The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
+# start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
+DOCKER_HUB = {
+    "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
+}
 WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 
 
@@ -90,7 +95,11 @@ with DAG(
         **WAIT,
     ).expand_kwargs(samples_in(str(READS)))
     workflow = OmicsCreateWorkflowOperator(
-        task_id="workflow", name="variant-calling", definition_path=str(WORKFLOW), **WAIT
+        task_id="workflow",
+        name="variant-calling",
+        definition_path=str(WORKFLOW),
+        container_registry_map=DOCKER_HUB,
+        **WAIT,
     )
     runs = OmicsStartRunOperator.partial(
         task_id="call_variants",

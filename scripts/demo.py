@@ -1,8 +1,9 @@
 """``make demo``: the example genomics pipeline, end to end in real Airflow against the local emulator.
 
 Starts the emulator on a free loopback port, points ``aws_default`` at it, uploads the sample inputs
-to (moto) S3, runs ``airflow dags test omics_genomics_pipeline`` with an Airflow home inside the
-repository (SQLite), prints what the pipeline made, and exits 0 only if the DAG run succeeded.
+to (moto) S3 and the workflow's images to its ECR, runs ``airflow dags test omics_genomics_pipeline``
+with an Airflow home inside the repository (SQLite), prints what the pipeline made, and exits 0 only if the
+DAG run succeeded.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def main() -> int:
         from botocore.config import Config
 
         from airflow_provider_omics import shipped_model
+        from airflow_provider_omics.emulator import images
 
         s3 = boto3.client("s3", endpoint_url=endpoint)
         omics = shipped_model.client("omics", endpoint_url=endpoint, config=Config(inject_host_prefix=False))
@@ -87,6 +89,11 @@ def main() -> int:
         for path in sorted(p for p in data.rglob("*") if p.is_file()):
             s3.put_object(Bucket=BUCKET, Key=f"inputs/{path.relative_to(data)}", Body=path.read_bytes())
         print(f"Uploaded the sample inputs to s3://{BUCKET}/inputs/")
+        # The workflow's Docker Hub images, where its registry map has HealthOmics pull them (a pull through cache).
+        ecr = boto3.client("ecr", endpoint_url=endpoint)
+        for name in ("bwa-samtools", "bcftools"):
+            images.push(ecr, f"123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/biocontainers/{name}:latest")
+        print("Pushed the workflow's images to ECR (docker-hub/biocontainers/...)")
         # The emulator runs no containers: say what the tasks used, as each run's manifest will tell it.
         for profile in USAGE:
             request = urllib.request.Request(

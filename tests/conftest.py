@@ -80,7 +80,8 @@ def _client(emulator: OmicsEmulator, service: str, **config):
 
 
 @pytest.fixture
-def omics(emulator):
+def omics(emulator, s3):
+    """The emulator's omics; the account has the bucket ``genomics`` (``s3``) that tests' runs write to."""
     return _client(emulator, "omics")
 
 
@@ -169,6 +170,7 @@ DAG_HEADER = """
 import pendulum
 from airflow_provider_omics.compat import DAG
 from airflow_provider_omics.operators.analytics import *
+from airflow_provider_omics.operators.preflight import *
 from airflow_provider_omics.operators.shares import *
 from airflow_provider_omics.operators.storage import *
 from airflow_provider_omics.operators.transfers import *
@@ -203,8 +205,23 @@ EXAMPLES = pathlib.Path(__file__).parent.parent / "example_dags"
 BUCKET = "omics-demo"
 
 
-def upload_inputs(s3) -> None:
-    """The example inputs (``example_dags/data``) in S3 under ``s3://omics-demo/inputs/``, as ``make demo`` does."""
+# The example workflow's container registry map (example_dags/), and its images (biocontainers/... on Docker Hub)
+# where that map has ECR pull them from.
+DOCKER_HUB = {
+    "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
+}
+EXAMPLE_IMAGES = [
+    f"123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/biocontainers/{name}:latest"
+    for name in ("bwa-samtools", "bcftools")
+]
+
+
+def upload_inputs(emulator) -> None:
+    """The example inputs (``example_dags/data``) in S3 under ``s3://omics-demo/inputs/`` and the example
+    workflow's images in ECR, as ``make demo`` does."""
+    for image in EXAMPLE_IMAGES:
+        emulator.push_image(image)
+    s3 = emulator.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     data = EXAMPLES / "data"
     for path in data.rglob("*"):
@@ -217,7 +234,7 @@ def example(airflow_db, emulator, s3, monkeypatch):
     """Load an example DAG file (``example_dags/``) as the demo does: its settings, its inputs, its folder."""
     monkeypatch.setenv("OMICS_DEMO_BUCKET", BUCKET)
     monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
-    upload_inputs(s3)
+    upload_inputs(emulator)
 
     def load(name: str):
         folder = pathlib.Path(DAGS_FOLDER)

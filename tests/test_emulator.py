@@ -19,7 +19,7 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import ROLE_ARN
+from conftest import DOCKER_HUB, EXAMPLE_IMAGES, ROLE_ARN
 from tour import FASTQ_1, put_inputs, workflow_zip
 from waiting import status_in, until
 
@@ -531,10 +531,14 @@ EXAMPLE_INPUTS = {
 }
 
 
-def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(omics, s3):
+def test_run_tasks_report_their_runtime_resources_and_run_one_after_the_other(omics, s3, emulator):
     put_inputs(s3)
+    for image in EXAMPLE_IMAGES:
+        emulator.push_image(image)
     definition, main = zip_definition(str(EXAMPLES / "workflows"))
-    workflow = omics.create_workflow(name="vc", definitionZip=definition, main=main, requestId="vc")["id"]
+    workflow = omics.create_workflow(
+        name="vc", definitionZip=definition, main=main, containerRegistryMap=DOCKER_HUB, requestId="vc"
+    )["id"]
     until(lambda: omics.get_workflow(id=workflow), status_in("ACTIVE"))
     run = omics.start_run(
         workflowId=workflow, roleArn=ROLE_ARN, outputUri="s3://genomics/o/", requestId="vc", parameters=EXAMPLE_INPUTS
@@ -753,7 +757,7 @@ def test_a_body_that_is_not_a_json_object_is_a_400(emulator, body):
         (
             "faults",
             {"operation": "GetRunz", "error": "500"},
-            "operation: 'GetRunz' is not an omics, Price List or CloudWatch Logs operation",
+            "operation: 'GetRunz' is not an omics, Price List, CloudWatch Logs or ECR operation",
         ),
         ("faults", {"operation": "GetRun"}, "error: is required"),
         ("outcomes", {"kind": "run", "name_glob": "*", "status": "DONE"}, "status: a run has no status 'DONE'"),

@@ -175,3 +175,21 @@ def test_daily_ingest_is_idempotent_per_logical_date(example, emulator, omics, s
     read_sets = omics.list_read_sets(sequenceStoreId=store)["readSets"]
     assert sorted(r["name"] for r in read_sets) == ["NA12878-2026-11-02", "NA12891-2026-11-02", "NA12892-2026-11-02"]
     assert "Reusing read-set import job" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_plate_of_any_size_is_checked_then_run_as_one_batch(example, emulator, s3):
+    """The plates how-to's DAG: 120 samples, over the inline limit, checked, then one batch through S3."""
+    samples = [f"S{i:03d}" for i in range(120)]
+    for sample in samples:
+        for end in ("R1", "R2"):
+            s3.put_object(Bucket=BUCKET, Key=f"inputs/plate/{sample}_{end}.fastq", Body=b"@r\nACGT\n+\nIIII\n")
+    emulator.add_outcome("run", "calling-S007", "FAILED", failure_reason="OUT_OF_MEMORY_ERROR")
+    dag_run = example("omics_large_plate").test(**dag_test_kwargs())
+    assert set(states(dag_run).values()) == {"success"}, states(dag_run)
+    tis = instances(dag_run)
+    assert xcom(tis["check"])["passed"] is True
+    batch = xcom(tis["batch"])
+    assert batch["runCounts"] == {"COMPLETED": 119, "FAILED": 1} and "runs" not in batch
+    assert batch["runsUri"].startswith(f"s3://{BUCKET}/plate-runs/batch-settings/")
+    assert xcom(tis["reruns"]) == ["S007"]

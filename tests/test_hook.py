@@ -16,7 +16,7 @@ from airflow_provider_omics.hooks.omics import OmicsHook
 
 
 @pytest.fixture
-def hook(emulator):
+def hook(emulator, s3):  # runs write to the bucket genomics
     return OmicsHook(aws_conn_id="aws_default", max_attempts=4, retry_max_wait=0.01)
 
 

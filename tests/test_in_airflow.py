@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 from airflow_services import Airflow2Services, AirflowServices
-from conftest import ROLE_ARN
+from conftest import DOCKER_HUB, EXAMPLE_IMAGES, ROLE_ARN
 from test_example_dags import EXAMPLES
 from tour import FASTA, FASTQ_1, FASTQ_2, workflow_zip, zipped
 from waiting import status_in, until
@@ -281,7 +281,11 @@ def test_the_dag_scheduled_on_a_stores_read_sets_runs_once_per_ingest(airflow, e
     store = omics.create_sequence_store(name="daily")
     emulator.transition("sequence_store", store["id"], "ACTIVE")
     calling = zipped((EXAMPLES / "workflows" / "variant_calling.wdl").read_bytes())
-    workflow = omics.create_workflow(name="calling", definitionZip=calling, requestId="calling")
+    workflow = omics.create_workflow(
+        name="calling", definitionZip=calling, containerRegistryMap=DOCKER_HUB, requestId="calling"
+    )
+    for image in EXAMPLE_IMAGES:
+        emulator.push_image(image)
     emulator.transition("workflow", workflow["id"], "ACTIVE")
     s3.put_object(Bucket="genomics", Key="ref/chr1.fa", Body=FASTA)
     days = ["2026-11-20"] if AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS else ["2026-11-20", "2026-11-21"]

@@ -12,7 +12,7 @@ import pendulum
 import pytest
 from airflow.models.taskinstance import clear_task_instances
 from airflow.utils.session import create_session
-from conftest import EXAMPLES, states, upload_inputs
+from conftest import DOCKER_HUB, EXAMPLES, states, upload_inputs
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS
 
@@ -26,7 +26,7 @@ def sample(name):
 with DAG("your_dag", schedule=None, start_date=START) as dag:
     workflow = OmicsCreateWorkflowOperator(
         task_id="workflow", name="calling", definition_path="{EXAMPLES / "workflows" / "variant_calling.wdl"}",
-        waiter_delay=0.05)
+        container_registry_map={DOCKER_HUB!r}, waiter_delay=0.05)
     OmicsStartRunOperator.partial(
         task_id="call_variants", workflow_id=workflow.output["id"], role_arn=ROLE,
         output_uri="s3://omics-demo/runs/", waiter_delay=0.05, deferrable=True,
@@ -41,8 +41,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def your_dag(run_dag, s3):
-    upload_inputs(s3)
+def your_dag(run_dag, emulator):
+    upload_inputs(emulator)
     return lambda **when: run_dag(YOUR_DAG, "your_dag", **when)
 
 

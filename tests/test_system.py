@@ -88,6 +88,7 @@ def test_make_system_test_runs_in_one_command_with_cost_before_and_after(emulato
     """The runner itself, pointed at the emulator the way any AWS client is pointed elsewhere: the system
     test DAG passes against the emulator and leaves nothing behind."""
     s3.create_bucket(Bucket=BUCKET)
+    emulator.push_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/ubuntu:22.04")  # as the user has it in ECR
     emulator.add_outcome("run", "*-fails", "FAILED", task="count", log_lines=["failing as asked"])
     env = {
         **os.environ,

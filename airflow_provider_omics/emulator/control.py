@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_omics.service_model import service_model
 
-from . import kinds, moto_adapter, pricing
+from . import iam, kinds, moto_adapter, pricing
 from .models import OmicsBackend, OmicsError, Outcome
 from .models.manifest import UsageProfile
 
@@ -57,9 +57,11 @@ class BadControlRequest(ValueError):
 
 
 @functools.cache
-def _logs_operations() -> tuple[str, ...]:
-    """CloudWatch Logs' operations (moto serves them): a test can fail a run's log or manifest read."""
-    return tuple(botocore.session.get_session().get_service_model("logs").operation_names)
+def _served_operations() -> tuple[str, ...]:
+    """CloudWatch Logs' and ECR's operations (moto serves them, JSON protocol): a test can fail a run's log or
+    manifest read, or a pre-flight check of an image."""
+    session = botocore.session.get_session()
+    return tuple(op for service in ("logs", "ecr") for op in session.get_service_model(service).operation_names)
 
 
 def _modelled_errors() -> set[str]:
@@ -106,9 +108,9 @@ def check_fault(fields: dict[str, Any]) -> None:
         },
         ("operation", "error"),
     )
-    if fields["operation"] not in ("*", *service_model().operation_names, *pricing.OPERATIONS, *_logs_operations()):
+    if fields["operation"] not in ("*", *service_model().operation_names, *pricing.OPERATIONS, *_served_operations()):
         raise BadControlRequest(
-            f"operation: {fields['operation']!r} is not an omics, Price List or CloudWatch Logs operation, "
+            f"operation: {fields['operation']!r} is not an omics, Price List, CloudWatch Logs or ECR operation, "
             "nor '*' for every omics operation"
         )
     code = FAULT_ALIASES.get(fields["error"], fields["error"])
@@ -245,6 +247,7 @@ class Control:
             self.backend.reset()
         self.reset()
         moto_adapter.reset_all()
+        iam.seed_account()
 
     def handle(self, request: Request) -> Response:
         route = (request.method, request.path.rstrip("/").removeprefix("/_emulator"))
@@ -284,6 +287,12 @@ class Control:
                 return _json(self.backend.delivery.state())
             if route == ("DELETE", "/event-delivery"):
                 return _json(self.set_event_delivery())
+            if route[0] == "GET" and route[1].startswith("/workflow-definitions/"):
+                with self.backend.lock:
+                    blob = self.backend.definition_zip(route[1].rsplit("/", 1)[1])
+                if blob is None:
+                    return _json({"error": "no such workflow definition"}, 404)
+                return Response(blob, 200, content_type="application/zip")
             if route == ("POST", "/reset"):
                 self.reset_all()
                 return _json({"reset": True})

@@ -8,7 +8,8 @@ answering SQS in the service's time, deploying an EventBridge rule's targets fro
 private attributes of moto's classes (``FakeKey._value_buffer``, ``FakeKey._etag``,
 ``moto.moto_api._internal``, ``EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE``, ``Rule.send_to_targets``,
 ``Rule.create_from_cloudformation_json``, ``SQSBackend.is_message_valid_based_on_retention_period``,
-``Queue._messages_lock``), checked on the moto versions below; ``tests/test_emulator.py`` fails on another,
+``Queue._messages_lock``, ``Role.policies`` / ``managed_policies``, ``moto.iam.access_control.IAMPolicy``,
+``Repository.policy``), checked on the moto versions below; ``tests/test_emulator.py`` fails on another,
 so an upgrade is checked here first.
 """
 
@@ -70,6 +71,60 @@ def put_event(account_id: str, region: str, entry: dict[str, Any], event_id: str
             rule.send_to_targets(message, transform_input=False)  # type: ignore[arg-type,call-arg]
         else:
             rule.send_to_targets({**message, "ingestion-time": time.time()})  # type: ignore[arg-type,typeddict-item]
+
+
+def iam_role(account_id: str, role_arn: str) -> tuple[dict[str, Any], list[Any]] | None:
+    """A role of moto's IAM by its ARN: its trust policy and its policies (inline documents, attached managed
+    policies), or None when no such role exists."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account_id]["global"]
+    role = next((r for r in backend.roles.values() if r.arn == role_arn), None)
+    if role is None:
+        return None
+    trust = role.assume_role_policy_document
+    return (json.loads(trust) if isinstance(trust, str) else trust), [
+        *role.policies.values(),
+        *role.managed_policies.values(),
+    ]
+
+
+def policy_decision(policies: Iterable[Any], action: str, resource: str) -> str:
+    """What IAM decides for ``action`` on ``resource`` under these identity policies: ``allowed``,
+    ``explicitDeny`` or ``implicitDeny`` (``SimulatePrincipalPolicy``'s words), by moto's policy evaluation."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    results = {IAMPolicy(policy).is_action_permitted(action, resource) for policy in policies}
+    if PermissionResult.DENIED in results:
+        return "explicitDeny"
+    return "allowed" if PermissionResult.PERMITTED in results else "implicitDeny"
+
+
+def ensure_role(account_id: str, name: str, trust: dict[str, Any], policy: dict[str, Any]) -> None:
+    """An IAM role with an inline policy, unless one of that name exists."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account_id]["global"]
+    if any(role.name == name for role in backend.roles.values()):
+        return
+    backend.create_role(name, json.dumps(trust), "/", None, "", [], "3600")
+    backend.put_role_policy(name, "access", json.dumps(policy))
+
+
+def ecr_image(account_id: str, region: str, repository: str, reference: str) -> tuple[str | None, Any]:
+    """``(digest or None, the repository's policy or None)`` of an image of moto's private ECR registry by tag
+    or digest; ``(None, False)`` when the repository does not exist."""
+    from moto.ecr.models import ecr_backends
+
+    repo = ecr_backends[account_id][region].repositories.get(repository)
+    if repo is None:
+        return None, False
+    policy = json.loads(repo.policy) if repo.policy else None
+    for image in repo.images:
+        tags = {image.image_tag, *getattr(image, "image_tags", [])} - {None}
+        if reference in tags or reference == image.get_image_digest():
+            return image.get_image_digest(), policy
+    return None, policy
 
 
 def read_range(key: Any, start: int, length: int) -> bytes:

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_omics import shipped_model
 
-from . import moto_adapter, pricing
+from . import iam, images, moto_adapter, pricing
 from .control import Control
 from .link import Link
 from .models import OmicsBackend, OmicsError
@@ -57,6 +57,9 @@ class EmulatorApp:
             return self.control.handle(request)(environ, start_response)
         if is_omics(request):
             return self.omics(request)(environ, start_response)
+        if iam.is_simulation(request):
+            self.control.record("SimulatePrincipalPolicy", 200, "OK")
+            return iam.simulate(request)(environ, start_response)
         target = request.headers.get("X-Amz-Target", "")
         if "." not in target:
             return self.moto(environ, start_response)
@@ -137,11 +140,14 @@ class OmicsEmulator:
     ) -> None:
         self.backend = OmicsBackend(region=region, step_seconds=step_seconds)
         self.control = Control(self.backend)
+        iam.seed_account()
         self.quotas = Quotas(quota_overrides, enabled=quotas)
+        self.backend.submission_rate = lambda: self.quotas.rates["StartRun"] if self.quotas.enabled else None
         self.app = EmulatorApp(self.backend, self.control, self.quotas)
         self.region = region
         served = Link(self.app, link_mbps, link_rtt_ms) if link_mbps or link_rtt_ms else self.app
         self._server = make_server(host, port, served, threaded=True, request_handler=_QuietHandler)
+        self.backend.endpoint_url = self.endpoint_url
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._clock = threading.Thread(target=self._keep_time, name="omics-emulator-clock", daemon=True)
@@ -276,6 +282,10 @@ class OmicsEmulator:
     ) -> dict[str, Any]:
         """Deliver events with EventBridge's faults (``event_delivery.py``); no argument: as the service does."""
         return self.control.set_event_delivery(drop=drop, duplicate=duplicate, delay=delay, reorder=reorder)
+
+    def push_image(self, uri: str, service_may_pull: bool = True) -> str:
+        """``images.push`` to this emulator's ECR."""
+        return images.push(self.client("ecr"), uri, service_may_pull)
 
     def reset(self) -> None:
         self.control.reset_all()

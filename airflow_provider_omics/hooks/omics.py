@@ -6,6 +6,7 @@ import functools
 import io
 import ipaddress
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -182,7 +183,8 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def paginate(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-        """Every item of a paginated operation, each page fetched with retries."""
+        """Every item of a paginated operation, each page fetched with retries, the pages at the operation's pace
+        (``poll_interval``: a listing of thousands of runs is not throttled)."""
         config = paginators()[_operation_name(operation)]
         while True:
             page = self.call(operation, **params)
@@ -191,6 +193,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
             if not token:
                 return
             params = {**params, config["input_token"]: token}
+            time.sleep(self.poll_interval(operation))
 
     # ---- job verbs --------------------------------------------------------------------------------
     def describe(self, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict[str, Any]:

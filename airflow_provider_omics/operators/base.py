@@ -311,6 +311,9 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         with self.reporting_failure():
             return self.finished(context, self.completed(context, self._start_and_wait(context)))
 
+    def before_start(self, context: Any, requests: list[dict[str, Any]]) -> None:
+        """What an operator checks after its requests are built and before anything starts (``preflight``)."""
+
     def completed(self, context: Any, output: Any) -> Any:
         """The task's XCom, once its job is over: what needs the task's context (links, files) adds to it here."""
         return output
@@ -319,6 +322,7 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         for link in self.operator_extra_links:
             link.clear(context, self)
         requests = self.build_requests(context)
+        self.before_start(context, requests)
         started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
         carried = [each.carried for each in started]
         if self.kind is None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
-import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -23,53 +20,16 @@ from airflow_provider_omics.links.omics import OmicsAnalysisLink, OmicsConsoleLi
 from airflow_provider_omics.operators.analysis import RightSizing, draw, tell
 from airflow_provider_omics.operators.base import OmicsJobOperator, Started
 from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.operators.preflight import PreflightMixin
 from airflow_provider_omics.service_model import operation
+from airflow_provider_omics.workflow_definition import zip_definition
 
-WORKFLOW_EXTENSIONS = (".wdl", ".nf", ".cwl")
 DIGEST_TAG = "airflow-provider-omics:definition-sha256"
 LIVE = ("ACTIVE", "CREATING", "UPDATING")
 # The service writes a run's manifest as the run ends, maybe moments after its status says so.
 MANIFEST_WAIT = 60
-
-
-def zip_definition(path: str) -> tuple[bytes, str | None]:
-    """A workflow definition from a local path: a .zip as it is, or one file (or a folder) zipped.
-
-    Returns the zip and, for a file or a folder, its main file: the file itself, or the one workflow
-    file at the folder's top (``main.wdl``, ``main.nf``, ``main.cwl`` first).
-    """
-    if os.path.isfile(path) and path.endswith(".zip"):
-        with open(path, "rb") as handle:
-            return handle.read(), None
-    if os.path.isfile(path):
-        files = {os.path.basename(path): path}
-    elif os.path.isdir(path):
-        files = {
-            os.path.relpath(os.path.join(root, name), path): os.path.join(root, name)
-            for root, _, names in os.walk(path)
-            for name in sorted(names)
-        }
-        if not files:
-            raise ValueError(f"definition_path: the folder {path} holds no files")
-    else:
-        raise ValueError(f"definition_path: {path} does not exist")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, full in sorted(files.items()):
-            # No file times: the same definition zips to the same bytes, so its digest says it is the same.
-            with open(full, "rb") as handle:
-                archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), handle.read())
-    return buffer.getvalue(), _main_file(path, sorted(files))
-
-
-def _main_file(path: str, names: list[str]) -> str | None:
-    if len(names) == 1:
-        return names[0]
-    top = [n for n in names if "/" not in n and n.endswith(WORKFLOW_EXTENSIONS)]
-    mains = [n for n in top if os.path.splitext(n)[0] == "main"]
-    if len(mains) == 1 or len(top) == 1:
-        return (mains or top)[0]
-    return None  # several candidates: the user names ``main`` (checked in build_requests)
+# StartRunBatch's inlineSettings holds at most this many runs; more go through s3UriSettings.
+INLINE_RUNS = 100
 
 
 class _DefinitionOperator(OmicsJobOperator):
@@ -102,7 +62,7 @@ class _DefinitionOperator(OmicsJobOperator):
         return super().build_requests(context)
 
 
-class OmicsCreateWorkflowOperator(_DefinitionOperator):
+class OmicsCreateWorkflowOperator(PreflightMixin, _DefinitionOperator):
     """Create a private workflow and wait until it is ACTIVE, or reuse the one that holds this definition.
     XCom: ``GetWorkflow`` (``["id"]``), and ``versionName`` when ``version_name`` is given.
 
@@ -217,7 +177,7 @@ class OmicsCreateWorkflowOperator(_DefinitionOperator):
         return hashlib.sha256(json.dumps(request.get("definitionRepository"), sort_keys=True).encode()).hexdigest()
 
 
-class OmicsCreateWorkflowVersionOperator(_DefinitionOperator):
+class OmicsCreateWorkflowVersionOperator(PreflightMixin, _DefinitionOperator):
     """Create a version of a workflow and wait until it is ACTIVE."""
 
     kind = "workflow_version"
@@ -235,7 +195,7 @@ class OmicsCreateRunCacheOperator(OmicsJobOperator):
     kind = "run_cache"
 
 
-class OmicsStartRunOperator(OmicsJobOperator):
+class OmicsStartRunOperator(PreflightMixin, OmicsJobOperator):
     """Start a workflow run and wait until it ends. XCom: ``GetRun`` (``id``, ``status``, ``runOutputUri``).
 
     ``parameters`` is a dict, or the path of a ``.json`` file (templated, found like any Jinja template).
@@ -356,20 +316,66 @@ class OmicsStartRunOperator(OmicsJobOperator):
         return request
 
 
-class OmicsStartRunBatchOperator(OmicsJobOperator):
+class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
     """Start a run batch (``StartRunBatch``) and wait until it is PROCESSED.
 
-    XCom: ``GetBatch``, and ``runs``: every run by its ``runSettingId`` (``{"runId", "status"}``, and
-    ``failureReason`` / ``statusMessage`` for a failed or cancelled one), so the next task can pick up
-    each sample's outputs. A batch with failed or cancelled runs fails the task naming each of them
-    (unless ``fail_on_partial_success=False``).
+    ``batch_run_settings`` is ``{"inlineSettings": [...]}`` (up to 100 runs), ``{"s3UriSettings": "s3://..."}``
+    (a JSON list, up to 100,000), or a list of run settings (e.g. from an upstream task): a list longer than the
+    inline limit is written to ``<outputUri>/batch-settings/<digest>.json`` and given as ``s3UriSettings``.
+
+    XCom: ``GetBatch``, ``runCounts`` (runs by final status), ``failedRuns`` (each failed or cancelled run, or one
+    that could not be submitted, by its ``runSettingId``: ``{"runId", "status", "failureReason", "statusMessage"}``)
+    and the whole ``runSettingId`` -> run map: ``runs`` inline for inline settings (``runsUri`` None), else written
+    as JSON beside the settings (``<settings>-runs.json``), its URI in ``runsUri``. A batch with failed or cancelled
+    runs fails the task naming each of them (unless ``fail_on_partial_success=False``).
     """
 
     kind = "run_batch"
+    batch_run_settings: Any
+    default_run_setting: dict[str, Any] | None
+
+    def build_requests(self, context: Any) -> list[dict[str, Any]]:
+        if isinstance(self.batch_run_settings, Sequence) and not isinstance(self.batch_run_settings, str):
+            listed = list(self.batch_run_settings)  # an upstream task's list comes as a lazy sequence
+            if len(listed) <= INLINE_RUNS:
+                self.batch_run_settings = {"inlineSettings": listed}
+            else:
+                self.batch_run_settings = {"s3UriSettings": self.write_settings(listed)}
+        if isinstance(self.batch_run_settings, Mapping) and self.batch_run_settings.get("s3UriSettings"):
+            self.checks["settingsUri"] = self.batch_run_settings["s3UriSettings"]  # kept across a deferral
+        return super().build_requests(context)
+
+    def write_settings(self, settings: list[dict[str, Any]]) -> str:
+        """The settings as a JSON file under the batch's output URI, named by their digest (a retry reuses it)."""
+        output = (self.default_run_setting or {}).get("outputUri")
+        if not output:
+            raise ValueError(
+                f"{type(self).__name__} ({self.task_id}): batch_run_settings: {len(settings)} runs are more than "
+                f"{INLINE_RUNS} inline; they are written under default_run_setting's outputUri, which is not given"
+            )
+        body = json.dumps(settings, sort_keys=True, default=str).encode()
+        uri = f"{output.rstrip('/')}/batch-settings/{hashlib.sha256(body).hexdigest()[:16]}.json"
+        bucket, key = transfer.s3_parts(uri)
+        self.hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        self.log.info("%d run settings (over the inline limit of %d) written to %s", len(settings), INLINE_RUNS, uri)
+        return uri
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
         output = super().result(described, carried)
-        return {**output, "runs": diagnostics.batch_runs(self.hook, output["id"])}
+        runs = diagnostics.batch_runs(self.hook, output["id"])
+        counts: dict[str, int] = {}
+        for run in runs.values():
+            counts[run["status"]] = counts.get(run["status"], 0) + 1
+        failed = {setting: run for setting, run in runs.items() if run["status"] in diagnostics.BATCH_RUN_FAILURES}
+        summary = {**output, "runCounts": counts, "failedRuns": failed}
+        settings_uri = self.checks.get("settingsUri")
+        if not settings_uri:
+            return {**summary, "runs": runs, "runsUri": None}
+        uri = f"{settings_uri.removesuffix('.json')}-runs.json"
+        bucket, key = transfer.s3_parts(uri)
+        self.hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(runs).encode())
+        self.log.info("%d runs of batch %s: %s; the run of each setting: %s", len(runs), output["id"], counts, uri)
+        return {**summary, "runsUri": uri}
 
 
 class OmicsCancelRunOperator(LineageMixin, AwsBaseOperator[OmicsHook]):

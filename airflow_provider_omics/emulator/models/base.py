@@ -104,6 +104,13 @@ class S3:
             return None
         return None if found is None else found.size
 
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self._backend().get_bucket(bucket)
+        except Exception:  # moto's MissingBucket
+            return False
+        return True
+
     def write(self, uri: str, data: bytes) -> None:
         self.write_parts(uri, [data])
 
@@ -169,6 +176,9 @@ class BaseBackend:
         self.lock = threading.RLock()
         self.request = threading.local()  # what the request being served did, for the request log
         self.delivery = EventDelivery()
+        self.endpoint_url: str | None = None  # where the emulator is served, for the URLs it hands out
+        # Runs a second a batch submits: the StartRun quota, None (all at once) when quotas are off.
+        self.submission_rate: Callable[[], float | None] = lambda: None
         self.reset()
 
     def reset(self) -> None:

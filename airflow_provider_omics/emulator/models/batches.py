@@ -1,11 +1,19 @@
-"""Run batches: many runs of one workflow started and followed together."""
+"""Run batches: many runs of one workflow started and followed together.
+
+The service submits a batch's runs "gradually and asynchronously at a rate governed by your StartRun throughput
+quota" (``StartRunBatch``'s API reference): the emulator submits them at its StartRun quota (raised by a quota
+override), all at once when its quotas are off.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from typing import Any
 
 from .base import (
+    Postpone,
     Record,
     conflict,
     invalid,
@@ -57,13 +65,30 @@ class BatchModel(RunModel):
             "_runs": [],
         }
         self.add("run_batch", batch)
-        self.schedule("run_batch", batch, ["PENDING", ("SUBMITTING", self._submit_batch), "INPROGRESS"])
+        self.schedule(
+            "run_batch", batch, ["PENDING", ("SUBMITTING", self._begin_submission), ("INPROGRESS", self._submit_due)]
+        )
         return batch
 
-    def _submit_batch(self, batch: Record) -> None:
+    def _begin_submission(self, batch: Record) -> None:
+        batch["_submitting_since"] = time.time()
+        self._submit_due(batch, finish=False)
+
+    def _submit_due(self, batch: Record, finish: bool = True) -> None:
+        """The runs whose turn has come at the StartRun rate; the batch is INPROGRESS once all are submitted."""
+        settings = batch["_settings"]
+        due, rate = len(settings), self.submission_rate()
+        if rate is not None:
+            due = min(due, 1 + math.floor((time.time() - batch["_submitting_since"]) * rate))
+        self._submit(batch, settings[len(batch["_runs"]) : due])
+        if len(batch["_runs"]) < len(settings) and finish:
+            raise Postpone()
+        batch["submittedTime"] = batch["submittedTime"] or now()
+
+    def _submit(self, batch: Record, settings: list[dict[str, Any]]) -> None:
         default = batch["defaultRunSetting"]
         summary = batch["submissionSummary"]
-        for setting in batch["_settings"]:
+        for setting in settings:
             run_p = {**default, "tags": default.get("runTags"), **setting}
             run_p["tags"] = {**(default.get("runTags") or {}), **(setting.get("runTags") or {})}
             entry = {"runSettingId": setting["runSettingId"]}
@@ -85,7 +110,6 @@ class BatchModel(RunModel):
                 summary["failedStartSubmissionCount"] += 1
             summary["pendingStartSubmissionCount"] -= 1
             batch["_runs"].append(entry)
-        batch["submittedTime"] = now()
 
     def _refresh_batches(self) -> None:
         """A batch's run summary and its end follow from its runs."""

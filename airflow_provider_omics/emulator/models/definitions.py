@@ -23,6 +23,12 @@ _WDL_OUTPUT = re.compile(r'File\??\s+\w+\s*=\s*"([^"]+)"')
 _CPU = re.compile(r"\bcpu\s*:\s*\"?(\d+)")
 _MEMORY = re.compile(r"\bmemory\s*:\s*\"(\d+)\s*G")
 PLACEHOLDER = re.compile(r"[~$]\{\s*([\w.]+)\s*\}")
+# The container a task runs in: a string, or a name (an input or ``params.x``) the run's parameters give.
+_IMAGE = {
+    "WDL": re.compile(r"""\b(?:docker|container)\s*:\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z_][\w.]*))"""),
+    "NEXTFLOW": re.compile(r"""^\s*container\s+(?:"([^"]*)"|'([^']*)'|([A-Za-z_][\w.]*))""", re.M),
+    "CWL": re.compile(r"""\bdockerPull\s*:\s*(?:"([^"]*)"|'([^']*)'|(\S+))"""),
+}
 
 
 def read_definition(blob: bytes, main: str | None) -> tuple[str, dict[str, str]]:
@@ -60,9 +66,22 @@ def definition_tasks(engine: str, text: str) -> list[dict[str, Any]]:
                 "cpus": cpus,
                 "memory": memory,
                 "instanceType": instance_type(cpus, memory),
+                "image": _image(engine, body),
             }
         )
     return tasks
+
+
+def _image(engine: str, body: str) -> str | None:
+    """A task's container as a template (``~{image}`` for a name the run's parameters give), or None."""
+    pattern = _IMAGE.get(engine.replace("_LENIENT", ""))
+    found = pattern.search(body) if pattern else None
+    if found is None:
+        return None
+    quoted = found.group(1) if found.group(1) is not None else found.group(2)
+    if quoted is not None or engine == "CWL":  # YAML: a plain scalar is a string too
+        return quoted if quoted is not None else found.group(3)
+    return "~{" + found.group(3) + "}"
 
 
 def instance_type(cpus: int, memory: int) -> str:

@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+from .. import iam
+from . import containers
 from .base import (
     ACCOUNT_ID,
     JobFailed,
@@ -26,6 +28,8 @@ from .workflows import WorkflowModel
 
 RUN_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "DELETED"}
 RUN_CPUS = 2  # each emulated task takes 2 vCPUs, and a run's tasks run one after the other
+# A task that names no container runs in this one (the service would not run it).
+NO_IMAGE = ("public.ecr.aws/emulator/task:latest", "sha256:0")
 
 
 # What the service says of a run that failed with no more specific reason (its "Run failure reasons" page):
@@ -70,6 +74,10 @@ def _s3_uris(value: Any) -> list[str]:
     if isinstance(value, dict):
         value = list(value.values())
     return [uri for item in value for uri in _s3_uris(item)] if isinstance(value, list) else []
+
+
+def _object_arn(uri: str) -> str:
+    return f"arn:aws:s3:::{uri[len('s3://') :]}"
 
 
 def _fill(template: str, params: dict[str, str], default: str) -> str:
@@ -167,6 +175,7 @@ class RunModel(WorkflowModel):
             "runOutputUri": f"{settings['outputUri'].rstrip('/')}/{ident}",
             "tags": settings.get("tags") or {},
             "_tasks": definition["_tasks"],
+            "_registry_map": definition.get("containerRegistryMap"),
         }
         # The service's defaults: the workflow's storage, else STATIC of 1200 GiB (StartRun's reference).
         run["storageType"] = run.get("storageType") or definition.get("storageType") or "STATIC"
@@ -176,20 +185,26 @@ class RunModel(WorkflowModel):
         self.schedule(
             "run",
             run,
-            [("STARTING", self._stage_inputs), ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)],
+            [("STARTING", self._admit), ("RUNNING", self._run_started), ("COMPLETED", self._run_completed)],
         )
         return run
 
     def _stage_inputs(self, run: Record) -> None:
-        """A run starts once its run group has room; the service then copies every S3 input before the
-        first task: one that is not there fails the run."""
-        self._admit(run)
+        """Once provisioned (STARTING), the service assumes the run's role and copies every S3 input with it
+        before the first task: a role it cannot assume, or an input that is not there or that the role may not
+        read, fails the run."""
+        if iam.assume_problem(run.get("roleArn")):
+            raise JobFailed(
+                "ASSUME_ROLE_FAILED",
+                "HealthOmics doesn't have permission to assume the role. Specify the HealthOmics principal in the "
+                "trust relationship for the role.",
+            )
         digests = {}
         for uri in _s3_uris(run.get("parameters")):
             if uri.endswith("/"):
                 continue
             content = self.s3.read(uri)
-            if content is None:
+            if content is None or not iam.role_may(run.get("roleArn"), "s3:GetObject", _object_arn(uri)):
                 raise JobFailed(
                     "INPUT_URI_NOT_FOUND",
                     f"The provided URI doesn't exist: {uri}. Check that the URI path exists and confirm the "
@@ -202,7 +217,8 @@ class RunModel(WorkflowModel):
         return self.table("run_group").get(run.get("runGroupId") or "")
 
     def _admit(self, run: Record) -> None:
-        """A run group's maxRuns and maxCpus hold runs in PENDING until runs of the group end."""
+        """A run starts (STARTING) once its run group has room: maxRuns and maxCpus hold runs in PENDING until
+        runs of the group end."""
         group = self._run_group(run)
         if group is None:
             return
@@ -217,7 +233,30 @@ class RunModel(WorkflowModel):
         ):
             raise Postpone()
 
+    def _pull_images(self, run: Record) -> dict[str, tuple[str, str]]:
+        """Each task's container (image, digest), pulled from private ECR as the service does; one it cannot
+        pull fails the run with the service's reason."""
+        params = _flat_parameters(run.get("parameters"))
+        pulled = {}
+        for task in run["_tasks"]:
+            if not task.get("image"):
+                continue  # the emulator runs a task that names no container (the service would not)
+            image = _fill(task["image"], params, "")
+            reason, found = containers.pull(image, run.get("_registry_map"), ACCOUNT_ID, self.region)
+            if reason == "CANNOT_START_CONTAINER_ERROR":
+                raise JobFailed(
+                    reason,
+                    f"Unable to start workflow task: {task['name']}, id: {self.numeric_id(7)} container using image: "
+                    f"{image}. Make sure that the image is valid and try again.",
+                )
+            if reason is not None:
+                raise JobFailed(reason, found)
+            pulled[task["name"]] = (image, found)
+        return pulled
+
     def _run_started(self, run: Record) -> None:
+        self._stage_inputs(run)
+        images = self._pull_images(run)
         run["startTime"] = self.step_moment()
         self._limit_duration(run)
         engine = [f"Run {run['id']} started: workflow {run.get('workflowName') or run['workflowId']}"]
@@ -251,10 +290,9 @@ class RunModel(WorkflowModel):
                     "stopTime": run["startTime"] if cached else None,
                     "logStream": self.run_logs.stream_arn(task_stream(run["id"], ident)),
                     "uuid": self.uuid(),
-                    "imageDetails": {
-                        "image": "public.ecr.aws/emulator/task:latest",
-                        "imageDigest": "sha256:0",
-                    },
+                    "imageDetails": dict(
+                        zip(("image", "imageDigest"), images.get(task["name"], NO_IMAGE), strict=True)
+                    ),
                     "_outputs": task["outputs"],
                 },
                 key="taskId",
@@ -262,6 +300,15 @@ class RunModel(WorkflowModel):
         self.run_logs.write(engine_stream(run["id"]), engine)
 
     def _run_completed(self, run: Record) -> None:
+        bucket = split_s3_uri(run["runOutputUri"])[0]
+        if not self.s3.bucket_exists(bucket) or not iam.role_may(
+            run.get("roleArn"), "s3:PutObject", _object_arn(f"{run['runOutputUri']}/out")
+        ):
+            raise JobFailed(
+                "EXPORT_FAILED",
+                "The export failed. Check that the output bucket exists and the run role has write permission to "
+                "the bucket.",
+            )
         engine = []
         tasks = self.records("run_task", runId=run["id"])
         computed = [task for task in tasks if not task["cacheHit"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from . import ready2run
@@ -60,8 +61,34 @@ class WorkflowModel(BaseBackend):
             "metadata": {},
             "uuid": self.uuid(),
             "readme": p.get("readmeMarkdown"),
+            "containerRegistryMap": self._registry_map(p),
             "_tasks": definition_tasks(engine, text),
+            "_zip": blob,
         }
+
+    def _registry_map(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        if not p.get("containerRegistryMapUri"):
+            return p.get("containerRegistryMap")
+        data = self.s3.read(p["containerRegistryMapUri"])
+        if data is None:
+            raise invalid(f"containerRegistryMapUri {p['containerRegistryMapUri']} could not be read: NoSuchKey")
+        try:
+            return dict(json.loads(data))
+        except ValueError as exc:
+            raise invalid(
+                f"containerRegistryMapUri {p['containerRegistryMapUri']} is not a JSON object: {exc}"
+            ) from None
+
+    def exported(self, record: Record, p: dict[str, Any]) -> Record:
+        """``export=["DEFINITION"]``: ``definition`` is a URL the definition zip is downloaded from, as the
+        service's presigned URL (served by the emulator's control API)."""
+        if "DEFINITION" not in (p.get("export") or []) or not self.endpoint_url:
+            return record
+        return {**record, "definition": f"{self.endpoint_url}/_emulator/workflow-definitions/{record['digest']}"}
+
+    def definition_zip(self, digest: str) -> bytes | None:
+        tables = [self.table("workflow"), self.table("workflow_version")]
+        return next((r["_zip"] for table in tables for r in table.values() if r.get("digest") == digest), None)
 
     def create_workflow(self, p: dict[str, Any]) -> Record:
         def create() -> Record:
@@ -84,7 +111,7 @@ class WorkflowModel(BaseBackend):
         workflow = self.get("workflow", p["id"], "Workflow")
         if workflow.get("type", "PRIVATE") != (p.get("type") or "PRIVATE"):
             raise not_found("Workflow", p["id"])
-        return workflow
+        return self.exported(workflow, p)
 
     def list_workflows(self, p: dict[str, Any]) -> Record:
         # Without a type, the account's own workflows; READY2RUN lists the catalogue.
@@ -123,7 +150,8 @@ class WorkflowModel(BaseBackend):
         return self.once("CreateWorkflowVersion", p["requestId"], create)
 
     def get_workflow_version(self, p: dict[str, Any]) -> Record:
-        return self.get("workflow_version", f"{p['workflowId']}/{p['versionName']}", "Workflow version")
+        version = self.get("workflow_version", f"{p['workflowId']}/{p['versionName']}", "Workflow version")
+        return self.exported(version, p)
 
     def list_workflow_versions(self, p: dict[str, Any]) -> Record:
         self.get_workflow({"id": p["workflowId"]})
