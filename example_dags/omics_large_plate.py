@@ -6,7 +6,7 @@ run batch is one task for up to 100,000 runs, which the service submits at the a
 plate     one run setting per sample: each ``<sample>_R1.fastq`` / ``_R2.fastq`` pair under the folder
 check     the pre-flight checks of every run (parameters, inputs, images, role, output) before any starts
 batch     the run batch: over 100 runs the settings go to S3 (``s3UriSettings``), the XCom stays small
-reruns    the samples whose run failed, read from the run map the batch wrote to S3
+reruns    the samples whose run failed (the batch wrote the run of every sample to S3)
 
   OMICS_DEMO_BUCKET        bucket with the plate's reads under ``inputs/plate/`` (default ``omics-demo``)
   OMICS_SERVICE_ROLE_ARN   the role HealthOmics assumes to read and write S3
@@ -15,7 +15,6 @@ reruns    the samples whose run failed, read from the run map the batch wrote to
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -64,12 +63,8 @@ def plate(reads: str) -> list[dict]:
 
 
 @task
-def reruns(runs_uri: str | None, failed: dict) -> list[str]:
-    """The samples to run again: the failed runs, found in the run map the batch wrote beside its settings."""
-    if runs_uri:
-        bucket, key = runs_uri.removeprefix("s3://").split("/", 1)
-        body = OmicsHook().client_of("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        return sorted(sample for sample, run in json.loads(body).items() if run["status"] != "COMPLETED")
+def reruns(failed: dict) -> list[str]:
+    """The samples to run again: each failed run's ``runSettingId`` (the whole run map is at ``runsUri``)."""
     return sorted(failed)
 
 
@@ -112,5 +107,5 @@ with DAG(
         **WAIT,
     )
     check >> batch
-    reruns(batch.output["runsUri"], batch.output["failedRuns"])
+    reruns(batch.output["failedRuns"])
     # [END howto_large_plate]

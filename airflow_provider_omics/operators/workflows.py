@@ -325,8 +325,8 @@ class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
 
     XCom: ``GetBatch``, ``runCounts`` (runs by final status), ``failedRuns`` (each failed or cancelled run, or one
     that could not be submitted, by its ``runSettingId``: ``{"runId", "status", "failureReason", "statusMessage"}``)
-    and the whole ``runSettingId`` -> run map: ``runs`` inline for inline settings (``runsUri`` None), else written
-    as JSON beside the settings (``<settings>-runs.json``), its URI in ``runsUri``. A batch with failed or cancelled
+    and the whole ``runSettingId`` -> run map: ``runs`` inline for inline settings, else written as JSON beside the
+    settings (``<settings>-runs.json``), its URI in ``runsUri``. A batch with failed or cancelled
     runs fails the task naming each of them (unless ``fail_on_partial_success=False``).
     """
 
@@ -370,7 +370,7 @@ class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
         summary = {**output, "runCounts": counts, "failedRuns": failed}
         settings_uri = self.checks.get("settingsUri")
         if not settings_uri:
-            return {**summary, "runs": runs, "runsUri": None}
+            return {**summary, "runs": runs}
         uri = f"{settings_uri.removesuffix('.json')}-runs.json"
         bucket, key = transfer.s3_parts(uri)
         self.hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(runs).encode())
