@@ -107,14 +107,15 @@ def main_of(names: list[str] | dict[str, str]) -> str | None:
     return (mains or top)[0] if len(mains) == 1 or len(top) == 1 else None
 
 
-def _containers(engine: str, text: str, task: str) -> list[Container]:
+def _containers(engine: str, text: str) -> list[Container]:
+    """The containers named in ``text`` (by no task in particular: found by pattern, not parsed)."""
     found = []
     for match in _CONTAINER[engine].finditer(text):
         quoted = match.group(1) if match.group(1) is not None else match.group(2)
         if quoted is not None or engine == "CWL":  # YAML: a plain scalar is a string too
-            found.append(Container(task, image=quoted if quoted is not None else match.group(3)))
+            found.append(Container("", image=quoted if quoted is not None else match.group(3)))
         else:
-            found.append(Container(task, parameter=match.group(3).split(".")[-1]))
+            found.append(Container("", parameter=match.group(3).split(".")[-1]))
     return found
 
 
@@ -132,7 +133,7 @@ def _wdl(definition: Definition) -> None:
             "WDL not parsed nor linted: install airflow-provider-omics[wdl] (miniwdl) for that; only the containers "
             "named as strings were read"
         )
-        definition.containers = _containers("WDL", definition.files[definition.main], "")
+        definition.containers = _containers("WDL", definition.files[definition.main])
         return
     with tempfile.TemporaryDirectory() as folder:
         for name, text in definition.files.items():
@@ -194,7 +195,7 @@ _CWL_KINDS |= {"float": "number", "double": "number", "boolean": "boolean"}
 
 
 def _cwl(definition: Definition) -> None:
-    definition.containers = _containers("CWL", "\n".join(definition.files.values()), "")
+    definition.containers = _containers("CWL", "\n".join(definition.files.values()))
     try:
         document = yaml.safe_load(definition.files[definition.main]) or {}
     except yaml.YAMLError as exc:
@@ -243,7 +244,7 @@ def _nextflow(definition: Definition) -> None:
     config = _COMMENTS.sub("", definition.files.get(posixpath.join(folder, "nextflow.config"), ""))
     for name, body in definition.files.items():
         if name.endswith((".nf", ".config")):
-            definition.containers += _containers("NEXTFLOW", _COMMENTS.sub("", body), "")
+            definition.containers += _containers("NEXTFLOW", _COMMENTS.sub("", body))
     schema_text = definition.files.get(posixpath.join(folder, "nextflow_schema.json"))
     if schema_text is None:
         given = set(_NF_ASSIGNED.findall(text)) | set(_NF_ASSIGNED.findall(config))

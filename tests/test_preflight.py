@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import pytest
@@ -296,3 +297,29 @@ def test_a_batchs_runs_are_checked_each_by_its_setting(world, run_dag, emulator)
     assert emulator.request_counts().get("StartRunBatch", 0) == 0
     findings = xcom(tis["batch"], "preflight")["findings"]
     assert [(f["check"], f["subject"]) for f in findings] == [("inputs", "s2: s3://genomics/reads/s2.fastq")]
+
+
+def test_without_miniwdl_a_wdl_definition_is_only_searched_for_its_images(monkeypatch):
+    from airflow_provider_omics import workflow_definition
+
+    monkeypatch.setitem(sys.modules, "WDL", None)  # not installed: the wdl extra left out
+    read = workflow_definition.read(zipped({"main.wdl": WDL.replace(b"docker: image", b'docker: "ubuntu:22.04"')}))
+    assert read.inputs is None and read.errors == []
+    assert read.warnings[0].startswith("WDL not parsed nor linted: install airflow-provider-omics[wdl]")
+    assert [c.image for c in read.containers] == ["ubuntu:22.04"]
+
+
+def test_a_nextflow_definition_gives_its_schemas_types_and_its_containers():
+    from airflow_provider_omics import workflow_definition
+
+    schema = {
+        "properties": {"reads": {"type": "string", "format": "file-path"}, "depth": {"type": "integer"}},
+        "required": ["reads"],
+    }
+    main = b"process count {\n  container params.image\n}\nprocess qc {\n  container 'quay.io/qc:1'\n}\n"
+    read = workflow_definition.read(zipped({"main.nf": main, "nextflow_schema.json": json.dumps(schema).encode()}))
+    assert {n: (i.kind, i.optional) for n, i in read.inputs.items()} == {
+        "reads": ("file", False),
+        "depth": ("integer", True),
+    }
+    assert {(c.image, c.parameter) for c in read.containers} == {(None, "image"), ("quay.io/qc:1", None)}
