@@ -277,15 +277,17 @@ def ecr_uri(image: str, registry_map: Mapping[str, Any] | None, account: str, re
     return None, False
 
 
-def lets_service_pull(policy: Mapping[str, Any]) -> bool:
+def grants_service(policy: Mapping[str, Any], actions: Iterable[str]) -> bool:
+    """Whether a resource or trust policy has a statement allowing ``omics.amazonaws.com`` every one of ``actions``
+    (named, or by ``service:*`` or ``*``)."""
     for statement in _listed(policy.get("Statement")):
         principal = statement.get("Principal") or {}
         services = _listed(principal.get("Service")) if isinstance(principal, dict) else [principal]
-        actions = {str(a).lower() for a in _listed(statement.get("Action"))}
+        allowed = {str(a).lower() for a in _listed(statement.get("Action"))}
         if (
             statement.get("Effect") == "Allow"
             and (SERVICE in services or "*" in services)
-            and all(a.lower() in actions or {"ecr:*", "*"} & actions for a in PULLS[:2])
+            and all({a.lower(), a.split(":")[0].lower() + ":*", "*"} & allowed for a in actions)
         ):
             return True
     return False
@@ -388,7 +390,7 @@ def _policy_finding(ecr: Any, image: str, repository: Mapping[str, str]) -> Find
                 fix,
             )
         raise
-    if lets_service_pull(json.loads(text)):
+    if grants_service(json.loads(text), PULLS[:2]):
         return None
     return Finding(
         "containers",
@@ -400,20 +402,6 @@ def _policy_finding(ecr: Any, image: str, repository: Mapping[str, str]) -> Find
 
 
 # ---- the role ----------------------------------------------------------------------------------------------
-def trusts_service(trust: Mapping[str, Any]) -> bool:
-    for statement in _listed(trust.get("Statement")):
-        actions = {str(a).lower() for a in _listed(statement.get("Action"))}
-        principal = statement.get("Principal") or {}
-        services = _listed(principal.get("Service")) if isinstance(principal, dict) else [principal]
-        if (
-            statement.get("Effect") == "Allow"
-            and actions & {"sts:assumerole", "sts:*", "*"}
-            and (SERVICE in services or "*" in services)
-        ):
-            return True
-    return False
-
-
 def role_findings(api: PreflightApi, role_arn: str, reads: Iterable[str], writes: Iterable[str]) -> list[Finding]:
     """The role exists, trusts the service, and (where IAM's simulation may be asked) may read the inputs and
     write under the output URI."""
@@ -437,7 +425,7 @@ def role_findings(api: PreflightApi, role_arn: str, reads: Iterable[str], writes
     trust = role.get("AssumeRolePolicyDocument") or {}
     if isinstance(trust, str):
         trust = json.loads(urllib.parse.unquote(trust))
-    if not trusts_service(trust):
+    if not grants_service(trust, ["sts:AssumeRole"]):
         found.append(
             Finding(
                 "role",

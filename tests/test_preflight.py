@@ -323,3 +323,17 @@ def test_a_nextflow_definition_gives_its_schemas_types_and_its_containers():
         "depth": ("integer", True),
     }
     assert {(c.image, c.parameter) for c in read.containers} == {(None, "image"), ("quay.io/qc:1", None)}
+
+
+def test_the_preflight_operator_checks_a_local_definition_and_runs_of_the_workflow_together(world, run_dag, tmp_path):
+    (tmp_path / "main.wdl").write_bytes(WDL.replace(b"docker: image", b'docker: "biocontainers/wc:1"'))
+    _, tis = run_dag(f"""
+    with DAG("test_dag", schedule=None, start_date=START) as dag:
+        OmicsPreflightOperator(task_id="check", definition_path="{tmp_path / "main.wdl"}", workflow_id="{world}",
+                               role_arn=ROLE, output_uri="s3://genomics/out/", parameters={GOOD!r})
+    """)
+    assert tis["check"].state == "failed"
+    errors = {
+        (f["check"], f["subject"]) for f in xcom(tis["check"], "preflight")["findings"] if f["severity"] == "error"
+    }
+    assert errors == {("containers", "biocontainers/wc:1")}  # the local definition's image, once

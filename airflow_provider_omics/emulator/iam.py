@@ -44,16 +44,17 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def trusts_service(trust: dict[str, Any], service: str = SERVICE_PRINCIPAL) -> bool:
-    """Whether a trust policy lets ``service`` assume the role (an ``Allow`` of ``sts:AssumeRole`` naming it)."""
-    for statement in _listed(trust.get("Statement") or []):
-        actions = {a.lower() for a in _listed(statement.get("Action") or [])}
+def grants_service(policy: dict[str, Any], actions: Iterable[str]) -> bool:
+    """Whether a trust or resource policy allows the service every one of ``actions`` (named, ``service:*`` or
+    ``*``), as IAM reads a statement's ``Effect``, ``Principal.Service`` and ``Action``."""
+    for statement in _listed(policy.get("Statement") or []):
+        allowed = {str(a).lower() for a in _listed(statement.get("Action") or [])}
         principal = statement.get("Principal") or {}
         services = _listed(principal.get("Service") or []) if isinstance(principal, dict) else [principal]
         if (
             statement.get("Effect") == "Allow"
-            and actions & {"sts:assumerole", "sts:*", "*"}
-            and (service in services or "*" in services)
+            and (SERVICE_PRINCIPAL in services or "*" in services)
+            and all({a.lower(), a.split(":")[0].lower() + ":*", "*"} & allowed for a in actions)
         ):
             return True
     return False
@@ -64,7 +65,11 @@ def assume_problem(role_arn: str | None) -> str | None:
     found = moto_adapter.iam_role(ACCOUNT_ID, role_arn or "")
     if found is None:
         return f"The role {role_arn} does not exist"
-    return None if trusts_service(found[0]) else f"The role {role_arn} does not trust {SERVICE_PRINCIPAL}"
+    return (
+        None
+        if grants_service(found[0], ["sts:AssumeRole"])
+        else f"The role {role_arn} does not trust {SERVICE_PRINCIPAL}"
+    )
 
 
 def role_may(role_arn: str | None, action: str, resource: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, cast
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import preflight, workflow_definition
+from airflow_provider_omics import preflight, transfer, workflow_definition
 from airflow_provider_omics.errors import PreflightFailed
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.preflight import Finding, RunPlan
@@ -43,7 +43,7 @@ class Checks:
         return self.hook.client_of(client_type, region_name)
 
     def read_s3(self, uri: str) -> bytes:
-        bucket, _, key = uri[len("s3://") :].partition("/")
+        bucket, key = transfer.s3_parts(uri)
         return bytes(self.client_of("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def new_workflow(self, request: Mapping[str, Any]) -> list[Finding]:
@@ -65,8 +65,14 @@ class Checks:
         registry_map = request.get("containerRegistryMap")
         if request.get("containerRegistryMapUri"):
             registry_map = json.loads(self.read_s3(request["containerRegistryMapUri"]))
-        found = preflight.definition_findings(definition, request.get("parameterTemplate"))
+        return self.definition(definition, request.get("parameterTemplate"), registry_map)
+
+    def definition(
+        self, definition: Definition, template: Mapping[str, Any] | None, registry_map: Mapping[str, Any] | None
+    ) -> list[Finding]:
+        """A definition's own findings, its template against its inputs, and the images it names."""
         images = [c.image for c in definition.containers if c.image]
+        found = preflight.definition_findings(definition, template)
         return found + preflight.container_findings(self, images, registry_map, self.account, self.region)
 
     def runs(
@@ -257,14 +263,8 @@ class OmicsPreflightOperator(AwsBaseOperator[OmicsHook]):
         definition = None
         if self.definition_path:
             archive, main = zip_definition(self.definition_path)
-            request = {
-                "definitionZip": archive,
-                "main": self.main or main,
-                "parameterTemplate": self.parameter_template,
-                "containerRegistryMap": self.container_registry_map,
-            }
-            findings += checks.new_workflow(request)
-            definition = workflow_definition.read(archive, self.main or main)
+            definition = workflow_definition.read(archive, self.main or main)  # read once: miniwdl loads it
+            findings += checks.definition(definition, self.parameter_template, self.container_registry_map)
         if self.workflow_id:
             base = {
                 "parameters": self.parameters or {},

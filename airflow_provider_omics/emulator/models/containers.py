@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import moto_adapter
+from .. import iam, moto_adapter
 
 ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repository>[a-z0-9][a-z0-9._/-]*)"
@@ -56,23 +56,6 @@ def mapped(image: str, registry_map: dict[str, Any] | None, account: str, region
     return None
 
 
-def lets_service_pull(policy: dict[str, Any] | None) -> bool:
-    """Whether a repository policy allows ``omics.amazonaws.com`` the pulls HealthOmics makes."""
-    for statement in (policy or {}).get("Statement") or []:
-        principal = statement.get("Principal") or {}
-        services = principal.get("Service", []) if isinstance(principal, dict) else [principal]
-        services = services if isinstance(services, list) else [services]
-        actions = statement.get("Action") or []
-        actions = {a.lower() for a in (actions if isinstance(actions, list) else [actions])}
-        if (
-            statement.get("Effect") == "Allow"
-            and ("omics.amazonaws.com" in services or "*" in services)
-            and all(a.lower() in actions or {"ecr:*", "*"} & actions for a in PULL_ACTIONS)
-        ):
-            return True
-    return False
-
-
 def pull(image: str, registry_map: dict[str, Any] | None, account: str, region: str) -> tuple[str | None, str]:
     """``(None, digest)`` when the service can pull the image, else ``(failure reason, message)``."""
     uri = mapped(image, registry_map, account, region)
@@ -83,7 +66,7 @@ def pull(image: str, registry_map: dict[str, Any] | None, account: str, region: 
         return "ECR_PERMISSION_ERROR", NO_PERMISSION
     reference = found["digest"] or found["tag"] or "latest"
     digest, policy = moto_adapter.ecr_image(found["account"], region, found["repository"], reference)
-    if policy is False or not lets_service_pull(policy):
+    if policy is False or not iam.grants_service(policy or {}, PULL_ACTIONS):
         return "ECR_PERMISSION_ERROR", NO_PERMISSION
     if digest is None:
         return "CANNOT_START_CONTAINER_ERROR", image
