@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
+from airflow_provider_omics import recording
 from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import error_code, is_transient
 from airflow_provider_omics.jobs import JOB_KINDS, JobKind
@@ -193,6 +194,7 @@ class EventSource:
         hook = AwsBaseHook(client_type="sqs", **self.connection.hook_kwargs())
         try:
             async with await hook.get_async_conn() as self._client:
+                recording.attach_from_extra(self._client.meta.events, hook.conn_config.extra_config)
                 await asyncio.gather(*(self._receive() for _ in range(RECEIVERS)))
                 if self._handing:  # a take not done by now is not coming: its message stays, for whoever wants it
                     await asyncio.wait(self._handing, timeout=HOLD)

@@ -5,6 +5,11 @@ HealthOmics) and the test's settings below; refuses to start without them. Print
 most (prices from the AWS Price List API) before it starts, and what its runs cost (their ``summary``) after.
 The DAG's teardown deletes everything it made, even when a step fails. Exits 0 only if the DAG run succeeded;
 if it fails, send the printed report and the failed task's log (under ``$AIRFLOW_HOME/logs``).
+
+Every call the run makes to HealthOmics, CloudWatch Logs, EventBridge, SQS and S3's control plane is recorded
+(``airflow_provider_omics.recording``), whether the run succeeds or not; after the run the recording is redacted
+(``redaction.py``), what it keeps is printed, and it is written to ``tests/corpus/recordings/<date>-<region>/``
+when you say yes. ``OMICS_SYSTEM_TEST_RECORDING=<folder>`` writes it there without asking (no terminal, CI).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_omics.recording import RECORD_TO, finish
+
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
     "AWS_DEFAULT_REGION": "a region with HealthOmics, e.g. us-east-1",
@@ -26,7 +33,8 @@ SETTINGS = {
     "OMICS_SYSTEM_TEST_IMAGE": "an image with sh in a private ECR repository of the region",
 }
 INSTANCE = "omics.c.large"  # what the workflow's one task (1 CPU, 2 GiB) runs on
-RUNS, MINUTES, STORAGE_GIB_HOURS = 3, 10, 1.2  # at most: three runs of one task, ten minutes each, 1.2 GiB-h
+RUNS, MINUTES, STORAGE_GIB_HOURS = 5, 10, 2.0  # at most: five runs of one task, ten minutes each, 2 GiB-h
+RECORDINGS = ROOT / "tests" / "corpus" / "recordings"
 
 
 class _Account:
@@ -90,7 +98,9 @@ def main() -> int:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "tests" / "system"),
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "extra": {"region_name": region}}),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "extra": {"region_name": region, RECORD_TO: str(home / "recording")}}
+        ),
         "OMICS_SYSTEM_TEST_ENV_ID": env_id,
     }
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
@@ -106,7 +116,21 @@ def main() -> int:
     for task_id, cost in report["costs"].items():
         print(f"  cost of {task_id}: {cost}")
     print(f"DAG run {report['state']}; Airflow home (logs): {home}")
+    keep_recording(home / "recording")
     return 0 if report["state"].endswith("success") else 1
+
+
+def keep_recording(raw: Path) -> None:
+    """Redact what the run recorded, show what is kept and write it where the user says yes (or was told to)."""
+    told = os.environ.get("OMICS_SYSTEM_TEST_RECORDING")
+    print("\nThe run's calls were recorded; redacted, the recording keeps:")
+    finish(
+        raw,
+        into=told or RECORDINGS,
+        what="make system-test",
+        confirm=(lambda _: True) if told else None,
+        hint="set OMICS_SYSTEM_TEST_RECORDING to a folder to write it there",
+    )
 
 
 if __name__ == "__main__":

@@ -96,11 +96,32 @@ def _merged(shapes: list[Any]) -> Any:
     return shapes[0] if shapes else "empty"
 
 
-def answer_shape(operation: str, answer: Any) -> Any:
+def answer_shape(operation: str, answer: Any, service: str = "omics") -> Any:
     """The shape of an operation's answer, read with its output shape in botocore's model."""
     from airflow_provider_omics.service_model import service_model
+    from airflow_provider_omics.shipped_model import botocore_session
 
-    return shape_of(answer, service_model().operation_model(operation).output_shape)
+    model = service_model() if service == "omics" else botocore_session().get_service_model(service)
+    return shape_of(answer, model.operation_model(operation).output_shape)
+
+
+def differences(recorded: Any, answers: list[Any]) -> list[tuple[str, str]]:
+    """(path, what differs) for each leaf of the recorded shape that no answer has, or has in another format;
+    ``answers``: the shapes of every moment the answer was asked for (a job running, done, ...)."""
+    mine: dict[str, str] = {}
+    for answer in answers:
+        for path, found_format in paths(answer).items():
+            mine.setdefault(path, found_format)
+    found = []
+    for path, expected in paths(recorded).items():
+        if expected in ("object", "empty"):  # an empty map or list in the recording: any content matches
+            if not any(p == path or p.startswith((f"{path}.", f"{path}[")) for p in mine):
+                found.append((path, "missing"))
+        elif path not in mine:
+            found.append((path, "missing"))
+        elif not same_kind(expected, mine[path]):
+            found.append((path, f"recorded {expected}, answered {mine[path]}"))
+    return found
 
 
 def paths(shape: Any, prefix: str = "") -> dict[str, Any]:

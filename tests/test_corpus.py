@@ -14,6 +14,10 @@ fields of each detail type in EventBridge's schema registry (``schema-*``), an e
 (``recorded-*``), and what AWS's own consumers read of them (``consumer-*``). The tour runs with a rule
 that sends every ``aws.omics`` event to an SQS queue, as a user's rule would, and the events the queue
 gets are held against them.
+
+``tests/corpus/recordings/``: what the service answered on a real account (``make system-test``, or any DAG
+run whose connection has ``omics_record_to``), redacted; each recording is replayed against the emulator call
+by call (``tests/replay.py``), its differences explained in ``known-differences.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from conftest import ROLE_ARN
-from shapes import answer_shape, paths, same_kind, shape_of
+from replay import known_differences, recordings, replay, unexplained
+from shapes import answer_shape, differences, shape_of
 from tour import run_tour, workflow_zip
 from waiting import status_in, until
 
@@ -64,24 +69,6 @@ EXPLAINED: dict[tuple[str, str], str] = {
         )
     },
 }
-
-
-def differences(recorded: dict, answers: list[dict]) -> list[tuple[str, str]]:
-    """(path, what differs) for each leaf of the recorded shape that no answer has, or has in another format."""
-    mine: dict[str, str] = {}
-    for answer in answers:  # the answers of every moment of the tour: a job asked for while running, done, ...
-        for path, found_format in paths(answer).items():
-            mine.setdefault(path, found_format)
-    found = []
-    for path, expected in paths(recorded).items():
-        if expected in ("object", "empty"):  # an empty map or list in the recording: any content matches
-            if not any(p == path or p.startswith((f"{path}.", f"{path}[")) for p in mine):
-                found.append((path, "missing"))
-        elif path not in mine:
-            found.append((path, "missing"))
-        elif not same_kind(expected, mine[path]):
-            found.append((path, f"recorded {expected}, answered {mine[path]}"))
-    return found
 
 
 def test_the_corpus_covers_every_job_kind_and_cites_its_sources():
@@ -267,6 +254,23 @@ def test_the_provider_knows_every_status_the_services_events_were_seen_with():
             assert status in kind.success_states | kind.failure_states | kind.intermediate_states, (status, record)
             checked += 1
     assert checked >= 9
+
+
+@pytest.mark.parametrize(
+    "recording",
+    recordings() or [pytest.param(None, marks=pytest.mark.skip(reason="no recording from an account yet"))],
+    ids=lambda folder: getattr(folder, "name", "none"),
+)
+def test_the_emulator_answers_every_recorded_call_as_the_service_did(recording, emulator):
+    """Each recording of ``tests/corpus/recordings/`` (``make system-test`` on an account, or any DAG run with
+    ``omics_record_to``), replayed against the emulator: every difference fixed or explained."""
+    found = unexplained(replay(recording, emulator))
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_every_known_difference_of_a_recording_says_why():
+    for entry in known_differences():
+        assert set(entry) == {"operation", "path", "why"} and len(entry["why"]) > 20, entry
 
 
 MANIFEST_FIELDS = json.loads((CORPUS / "manifests" / "consumer-monitoring-sample.json").read_text())

@@ -4,6 +4,7 @@ account works up to the service's own behaviour, leaves nothing behind, and fail
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -13,6 +14,7 @@ import sys
 
 import pytest
 from conftest import DAGS_FOLDER, instances
+from replay import recordings, replay, unexplained
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_3_PLUS
 
@@ -29,6 +31,7 @@ def system_dag(airflow_db, emulator, s3, monkeypatch):
     monkeypatch.setenv("OMICS_WAITER_DELAY", "0.05")
     monkeypatch.setenv("OMICS_EVENTS_TEMPLATE", str(EVENTS_TEMPLATE))
     s3.create_bucket(Bucket=BUCKET)
+    emulator.push_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/ubuntu:22.04")  # pre-flight looks for it
     # What the real service does with the workflow's `fail` parameter: the run fails in its task, saying so.
     emulator.add_outcome(
         "run",
@@ -84,9 +87,10 @@ def test_make_system_test_refuses_to_start_without_its_settings(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="make system-test runs on the newest Airflow's virtualenv")
-def test_make_system_test_runs_in_one_command_with_cost_before_and_after(emulator, omics, s3):
+def test_make_system_test_runs_in_one_command_records_and_the_recording_replays(emulator, omics, s3, tmp_path):
     """The runner itself, pointed at the emulator the way any AWS client is pointed elsewhere: the system
-    test DAG passes against the emulator and leaves nothing behind."""
+    test DAG passes against the emulator, leaves nothing behind, and its recording (what a real account's run
+    would send back) is redacted, written, found and replayed against the emulator with no difference."""
     s3.create_bucket(Bucket=BUCKET)
     emulator.push_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/ubuntu:22.04")  # as the user has it in ECR
     emulator.add_outcome("run", "*-fails", "FAILED", task="count", log_lines=["failing as asked"])
@@ -101,10 +105,31 @@ def test_make_system_test_runs_in_one_command_with_cost_before_and_after(emulato
         "OMICS_SYSTEM_TEST_ROLE_ARN": "arn:aws:iam::123456789012:role/OmicsServiceRole",
         "OMICS_SYSTEM_TEST_IMAGE": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ubuntu:22.04",
         "OMICS_WAITER_DELAY": "0.1",
+        "OMICS_SYSTEM_TEST_RECORDING": str(tmp_path),
     }
     env.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
     done = subprocess.run([sys.executable, str(RUNNER)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(r"estimated cost at most \$\d+\.\d\d: 3 runs", done.stdout)
+    assert re.search(r"estimated cost at most \$\d+\.\d\d: 5 runs", done.stdout)
     assert "cost of run: {" in done.stdout and "DAG run success" in done.stdout
     assert leftovers(omics, s3, emulator.client("cloudformation")) == []  # its teardown left nothing
+    assert "Replaced by placeholders" in done.stdout and "Written: " in done.stdout
+
+    (recording,) = recordings(tmp_path)
+    written = "\n".join(path.read_text() for path in recording.glob("*.json"))
+    for secret in ("123456789012", BUCKET, "airflow-omics-ci", "OmicsServiceRole", "s1_R1", "testing"):
+        assert secret not in written
+    source = json.loads((recording / "source.json").read_text())
+    assert source["what"] == "make system-test" and source["processes"] >= 1
+    calls = json.loads((recording / "calls.json").read_text())
+    recorded = {(call["service"], call["operation"]) for call in calls}
+    assert {("omics", "StartRunBatch"), ("omics", "CreateShare"), ("logs", "GetLogEvents")} <= recorded
+    assert ("sqs", "ReceiveMessage") in recorded and json.loads((recording / "events.json").read_text())
+    # what no public source shows: a refusal's words, a run manifest, a task's log lines
+    refused = [call["error"] for call in calls if call["operation"] == "DeleteSequenceStore" and "error" in call]
+    assert refused[0]["code"] == "ConflictException" and refused[0]["message"]
+    read = {call["request"]["logStreamName"].split("/")[0] for call in calls if call["operation"] == "GetLogEvents"}
+    assert {"manifest", "run"} <= read
+    emulator.reset()
+    found = replay(recording, emulator)
+    assert unexplained(found) == [], "\n".join(str(d) for d in unexplained(found))

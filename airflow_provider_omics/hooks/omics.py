@@ -22,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_omics import polling, transfer, usage
+from airflow_provider_omics import polling, recording, transfer, usage
 from airflow_provider_omics.api import checked_ids, describe, kind_of
 from airflow_provider_omics.errors import (
     OmicsRetriesExhausted,
@@ -115,7 +115,9 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
         """The connection's boto3 (or, deferrable, aiobotocore) session, reading the ``omics`` model shipped in
         the package where the installed botocore's is older (``shipped_model.py``)."""
-        return in_front(super().get_session(region_name=region_name, deferrable=deferrable))
+        session = in_front(super().get_session(region_name=region_name, deferrable=deferrable))
+        recording.attach_from_extra(recording.emitter_of(session), self.conn_config.extra_config)
+        return session
 
     @property
     def config(self) -> Config:
@@ -266,13 +268,15 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
 
     def client_of(self, client_type: str, region_name: str | None = None) -> Any:
         """A boto3 client of another AWS service (``logs``, ``s3``) on this hook's connection and settings."""
-        return AwsBaseHook(
+        client = AwsBaseHook(
             aws_conn_id=self.aws_conn_id,
             region_name=region_name or self.region_name,
             verify=self.verify,
             config=self.conn_config.botocore_config,  # other services keep botocore's retries
             client_type=client_type,
         ).conn
+        recording.attach_from_extra(client.meta.events, self.conn_config.extra_config)
+        return client
 
     def run_summary(self, run_id: str, price_table: Mapping[str, float] | None = None) -> dict[str, Any]:
         """What a run used and wrote: tasks, totals, storage, outputs and an estimated cost (``usage.py``)."""

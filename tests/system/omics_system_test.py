@@ -3,11 +3,11 @@ emulator in CI (``tests/test_system.py``), so it is known to work up to the serv
 
 In the Amazon provider's convention: setup creates what the body needs (the inputs in S3, a sequence store,
 a one-task workflow, a run cache, the EventBridge rules and SQS queues of ``docs/eventbridge/`` as a
-CloudFormation stack), the body exercises the provider (an upload and a download, a run, the same run again
-from the cache, a failed run's report, a share offered to the account itself, the run's end heard through the
-queue by ``OmicsEventSensor``), teardown
-deletes everything the test made whatever happened (``trigger_rule="all_done"``), and the watcher fails
-the DAG run when any task failed (a successful teardown would otherwise hide the failure).
+CloudFormation stack), the body exercises the provider (an upload and a download, a run checked before it
+starts, the same run again from the cache, a failed run's report, a batch of two runs, a share offered to the
+account itself, the run's end heard through the queue by ``OmicsEventSensor``), teardown deletes everything
+the test made whatever happened (``trigger_rule="all_done"``), and the watcher fails the DAG run when any
+task failed (a successful teardown would otherwise hide the failure).
 
 Settings, from the environment (``make system-test`` checks them and sets the rest):
 
@@ -24,20 +24,23 @@ Settings, from the environment (``make system-test`` checks them and sets the re
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pendulum
+from botocore.exceptions import ClientError
 
 from airflow_provider_omics.compat import DAG, task
 from airflow_provider_omics.diagnostics import failure_report
-from airflow_provider_omics.errors import OmicsJobFailed
+from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.storage import OmicsCreateSequenceStoreOperator
 from airflow_provider_omics.operators.transfers import OmicsDownloadReadSetOperator, OmicsUploadReadSetOperator
 from airflow_provider_omics.operators.workflows import (
     OmicsCreateRunCacheOperator,
     OmicsCreateWorkflowOperator,
+    OmicsStartRunBatchOperator,
     OmicsStartRunOperator,
 )
 from airflow_provider_omics.sensors.omics import OmicsEventSensor
@@ -54,6 +57,7 @@ EVENTS_TEMPLATE = Path(
         "OMICS_EVENTS_TEMPLATE", Path(__file__).parents[2] / "docs" / "eventbridge" / "omics-events.cfn.yaml"
     )
 )
+LOG_GROUP = "/aws/omics/WorkflowLog"
 WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 READS = 50  # reads of 20 bases a mate: a few kB
 
@@ -145,6 +149,41 @@ def share_with_own_account(workflow_arn: str) -> str:
     return share["shareId"]
 
 
+@task
+def refusals(sequence_store_id: str) -> dict[str, str]:
+    """What the service says when it refuses, in its own words (recorded by ``make system-test``): a store
+    still holding a read set is not deleted (API reference, DeleteSequenceStore: 409), a run that is not there."""
+    hook = OmicsHook()
+    said = {}
+    for what, operation, params in (
+        ("a store holding a read set deleted", "DeleteSequenceStore", {"id": sequence_store_id}),
+        ("a run that is not there", "GetRun", {"id": "1"}),
+    ):
+        try:
+            hook.call(operation, retry=False, **params)
+        except ClientError as refused:
+            said[what] = f"{error_code(refused)}: {refused.response['Error'].get('Message')}"
+        else:
+            raise AssertionError(f"{operation} {params} was not refused, as the API reference says it is")
+    return said
+
+
+@task
+def read_the_logs(run_ids: list[str]) -> dict[str, int]:
+    """Every log stream of the runs read from its start (the engine's and tasks' lines, the run manifest):
+    recorded by ``make system-test``, what a real run writes."""
+    logs = OmicsHook().client_of("logs")
+    lines = {}
+    for run_id in run_ids:
+        for prefix in (f"run/{run_id}", f"manifest/run/{run_id}/"):
+            found = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=prefix)
+            for stream in found.get("logStreams", []):
+                name = stream["logStreamName"]
+                read = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=name, startFromHead=True)
+                lines[name] = len(read["events"])
+    return lines
+
+
 RUN_NAMES = (NAME, f"{NAME}-again", f"{NAME}-fails")
 
 
@@ -165,6 +204,17 @@ def teardown() -> list[str]:
     for run in runs:
         hook.call("DeleteRun", id=run["id"])
         deleted.append(f"run {run['id']}")
+    for batch in hook.call("ListBatch", name=NAME).get("items", []):
+        if batch["status"] not in ("PROCESSED", "CANCELLED", "FAILED", "RUNS_DELETED"):
+            hook.call("CancelRunBatch", batchId=batch["id"])
+            hook.wait("run_batch", batchId=batch["id"], delay=WAIT["waiter_delay"], fail_on_partial_success=False)
+        hook.call("DeleteRunBatch", batchId=batch["id"])
+        for _ in range(120):  # the batch's runs are deleted in the background
+            if hook.call("GetBatch", batchId=batch["id"])["status"] == "RUNS_DELETED":
+                break
+            time.sleep(min(WAIT["waiter_delay"], 10))
+        hook.call("DeleteBatch", batchId=batch["id"])
+        deleted.append(f"run batch {batch['id']} and its runs")
     for share in hook.call("ListShares", resourceOwner="SELF").get("shares", []):
         if share.get("shareName") == NAME and share["status"] not in ("DELETING", "DELETED"):
             hook.call("DeleteShare", shareId=share["shareId"])
@@ -248,7 +298,7 @@ with DAG(
         "cache_id": cache.output["id"],
         "cache_behavior": "CACHE_ALWAYS",
     }
-    run = OmicsStartRunOperator(task_id="run", name=NAME, **run_settings, **WAIT)
+    run = OmicsStartRunOperator(task_id="run", name=NAME, preflight=True, **run_settings, **WAIT)
     run_again = OmicsStartRunOperator(task_id="run_from_cache", name=f"{NAME}-again", **run_settings, **WAIT)
     run >> run_again
     heard = OmicsEventSensor(  # after the run: a run that failed to start is not waited for an hour
@@ -259,11 +309,33 @@ with DAG(
         timeout=3600,
     )
     run >> heard
+    batch = OmicsStartRunBatchOperator(
+        task_id="batch",
+        batch_name=NAME,
+        default_run_setting={
+            "workflowId": workflow.output["id"],
+            "roleArn": ROLE,
+            "outputUri": f"s3://{BUCKET}/{PREFIX}/batch/",
+            "storageType": "DYNAMIC",
+        },
+        batch_run_settings=[
+            {"runSettingId": f"s{n}", "name": f"{NAME}-batch-{n}", "parameters": run_parameters(inputs[f"reads_{n}"])}
+            for n in (1, 2)
+        ],
+        preflight=True,
+        **WAIT,
+    )
+    failed = failed_run_is_reported(workflow.output["id"], inputs["reads_1"])
+    refused = refusals(store.output["id"])
+    download >> refused  # the store holds the uploaded read set until teardown
     body = [
+        batch,
         heard_as_it_ran(heard.output, run.output),
         download,
+        refused,
         check_cache_hit(run.output, run_again.output),
-        failed_run_is_reported(workflow.output["id"], inputs["reads_1"]),
+        failed,
+        read_the_logs([run.output["id"], run_again.output["id"], failed]),
         share_with_own_account(workflow.output["arn"]),
     ]
 
