@@ -13,6 +13,7 @@
 #   make constraints    re-resolves constraints/airflow-3.3.txt (the newest stack) from PyPI
 #   make mwaa-constraints  fetches MWAA's constraint files again (needs GitHub; MWAA_REF=<commit> for another)
 #   make model          ships the omics service model of .venv's botocore in the package (shipped_model.py)
+#   make stubs          writes the operators' and sensors' signatures (.pyi beside them) from the model
 PYTHON ?= python3
 # Amazon MWAA runs Python 3.12 on every image. A pyenv shim can exist and still refuse to run, so each
 # candidate is tried.
@@ -42,7 +43,7 @@ PYTEST := pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --durations=15
 STACK_TESTS := tests/test_stacks.py tests/test_example_dags.py tests/test_system.py tests/test_recipes.py tests/test_in_airflow.py
 
 .PHONY: test lint typecheck pytest demo test-matrix test-newest release-check bench constraints mwaa-constraints \
-	model clean tools system-test docs browser
+	model stubs clean tools system-test docs browser
 
 # The development environment: the newest Airflow with the newest libraries, and the linters.
 $(STAMP): pyproject.toml constraints/airflow-$(NEWEST).txt
@@ -156,6 +157,9 @@ mwaa-constraints:
 	$(PYTHON) scripts/mwaa_constraints.py $(if $(MWAA_REF),--ref $(MWAA_REF)) $(MWAA)
 
 # The omics model of .venv's botocore (the one the package is developed against) into the package.
+stubs: $(STAMP)
+	$(BIN)/python scripts/generate_stubs.py
+
 model: $(STAMP)
 	$(BIN)/python scripts/ship_model.py
 

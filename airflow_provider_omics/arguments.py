@@ -21,7 +21,7 @@ TOKEN_MEMBERS = ("requestId", "clientToken")
 
 
 def default_deferrable() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
 def request_members(operation_name: str) -> dict[str, str]:

@@ -84,10 +84,11 @@ async def task_state(ti: Any) -> str | None:
         from airflow.sdk.execution_time.comms import GetTaskStates
 
         request = GetTaskStates(dag_id=ti.dag_id, map_index=ti.map_index, task_ids=[ti.task_id], run_ids=[ti.run_id])
-        response: Any = await task_runner.SUPERVISOR_COMMS.asend(request)  # type: ignore[attr-defined]
+        response: Any = await task_runner.SUPERVISOR_COMMS.asend(request)
         states = response.task_states
         key = ti.task_id if ti.map_index is None or ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
-        return states.get(ti.run_id, {}).get(key)
+        state: str | None = states.get(ti.run_id, {}).get(key)
+        return state
     return await asyncio.to_thread(_task_state_from_database, ti)
 
 

@@ -193,7 +193,7 @@ class EventSource:
         """One client and ``RECEIVERS`` receive loops while anyone subscribes; then what was taken is deleted."""
         hook = AwsBaseHook(client_type="sqs", **self.connection.hook_kwargs())
         try:
-            async with await hook.get_async_conn() as self._client:
+            async with await hook.get_async_conn() as self._client:  # type: ignore[no-untyped-call]
                 recording.attach_from_extra(self._client.meta.events, hook.conn_config.extra_config)
                 await asyncio.gather(*(self._receive() for _ in range(RECEIVERS)))
                 if self._handing:  # a take not done by now is not coming: its message stays, for whoever wants it

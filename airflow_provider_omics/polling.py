@@ -218,7 +218,7 @@ def backoff(delay: float, throttled_rounds: int) -> float:
     if not throttled_rounds:
         return delay
     longer = min(delay * 2**throttled_rounds, delay * MAX_BACKOFF_FACTOR)
-    return longer / 2 + random.uniform(0, longer / 2)
+    return float(longer / 2 + random.uniform(0, longer / 2))
 
 
 def _message(error: BaseException) -> str:
@@ -250,7 +250,7 @@ def wait(api: OmicsApi, waiter: Waiter) -> list[dict[str, Any]]:
         time.sleep(waiter.next_delay())
 
 
-def first_look(api: OmicsApi, job: JobKind, ids: Mapping[str, Any], settings: WaitSettings) -> dict:
+def first_look(api: OmicsApi, job: JobKind, ids: Mapping[str, Any], settings: WaitSettings) -> dict[str, Any]:
     """The describe output of a job just started, however long throttling lasts (within the wait's budget)."""
     waiter = settings.waiter(job, [dict(ids)], api.log, api.poll_interval(job.operation))
     while True:

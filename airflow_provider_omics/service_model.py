@@ -38,7 +38,8 @@ def service_model() -> ServiceModel:
 def paginators() -> Mapping[str, Mapping[str, Any]]:
     """Paginator config by operation name (input/output token, limit key, result key)."""
     loader = botocore_session().get_component("data_loader")
-    return loader.load_service_model(SERVICE_NAME, "paginators-1")["pagination"]
+    pages: Mapping[str, Mapping[str, Any]] = loader.load_service_model(SERVICE_NAME, "paginators-1")["pagination"]
+    return pages
 
 
 def operation(name: str) -> OperationModel:
@@ -47,7 +48,7 @@ def operation(name: str) -> OperationModel:
 
 def snake(name: str) -> str:
     """``workflowId`` -> ``workflow_id``; ``GetRun`` -> ``get_run`` (botocore's own rule)."""
-    return botocore.xform_name(name)
+    return str(botocore.xform_name(name))
 
 
 @cache
@@ -119,7 +120,7 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             return
         _check_size(len(value), meta, name, "items", errors)
         for index, item in enumerate(value):
-            _check(shape.member, item, f"{name}[{index}]", errors)  # type: ignore[attr-defined]
+            _check(shape.member, item, f"{name}[{index}]", errors)
         return
     if kind == "map":
         if not isinstance(value, Mapping):
@@ -127,8 +128,8 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             return
         _check_size(len(value), meta, name, "entries", errors)
         for key, item in value.items():
-            _check(shape.key, key, f"{name} key {key!r}", errors)  # type: ignore[attr-defined]
-            _check(shape.value, item, f"{name}[{key!r}]", errors)  # type: ignore[attr-defined]
+            _check(shape.key, key, f"{name} key {key!r}", errors)
+            _check(shape.value, item, f"{name}[{key!r}]", errors)
         return
     if kind == "string":
         if not isinstance(value, str):

@@ -105,7 +105,7 @@ class StatusSource:
     async def in_use(self) -> AsyncIterator[StatusSource]:
         async with self._lock:
             if self._users == 0:
-                context = await self.hook.get_async_conn()
+                context = await self.hook.get_async_conn()  # type: ignore[no-untyped-call]
                 # get_async_conn read (and cached) the connection: its extra costs nothing now.
                 self.limiter = RateLimiter(quotas_from_extra(self.hook.conn_config.extra_config))
                 self.events = EventSettings.from_extra(self.hook.conn_config.extra_config)

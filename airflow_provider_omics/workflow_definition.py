@@ -151,7 +151,7 @@ def _wdl(definition: Definition) -> None:
         WDL.Lint.lint(document)
         definition.warnings += [
             f"{_where(pos, folder)}: {message} ({kind})"
-            for pos, kind, message, suppressed in WDL.Lint.collect(document)
+            for pos, kind, message, suppressed in WDL.Lint.collect(document)  # type: ignore[no-untyped-call]
             if not suppressed
         ]
     workflow = document.workflow

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -38,6 +39,7 @@ from airflow_provider_omics.operators.storage import (
     OmicsStartReferenceImportJobOperator,
 )
 from airflow_provider_omics.operators.workflows import OmicsCreateWorkflowOperator, OmicsStartRunOperator
+from airflow_provider_omics.request_types import ContainerRegistryMap
 from airflow_provider_omics.uris import omics_uri
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
@@ -46,21 +48,28 @@ SAMPLES = ["NA12878", "NA12891", "NA12892"]
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
 # The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
 # start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
-DOCKER_HUB = {
+DOCKER_HUB: ContainerRegistryMap = {
     "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
 }
-WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+
+
+def arn_of_reference(store_arn: str, imported: list[dict]) -> str:
+    """The reference a reference import made, by its ARN."""
+    return f"{store_arn}/reference/{imported[0]['referenceId']}"
 
 
 @task
-def run_settings(read_sets: list[dict], sequence_store_id: str, reference_arn: str) -> list[dict]:
+def run_settings(
+    read_sets: list[dict], sequence_store_id: str, reference_store_arn: str, imported: list[dict]
+) -> list[dict]:
     """One run per sample: its name and the parameters the workflow declares.
 
     The reads go in by their S3 access URIs (``OmicsHook.read_set_s3_uris``), which any S3 reader takes;
     the reference by its ``omics://`` URI, which HealthOmics workflows also read.
     """
     hook = OmicsHook()
-    reference = omics_uri(reference_arn)
+    reference = omics_uri(arn_of_reference(reference_store_arn, imported))
     settings = []
     for source in read_sets:
         reads = hook.read_set_s3_uris(sequence_store_id, source["readSetId"])
@@ -76,7 +85,7 @@ def run_settings(read_sets: list[dict], sequence_store_id: str, reference_arn: s
 
 @task
 def reference_arn(store_arn: str, imported: list[dict]) -> str:
-    return f"{store_arn}/reference/{imported[0]['referenceId']}"
+    return arn_of_reference(store_arn, imported)
 
 
 @task
@@ -154,7 +163,14 @@ with DAG(
             output_uri=f"s3://{BUCKET}/runs/",
             pictures=True,  # each run's timeline, next to its outputs
             **WAIT,
-        ).expand_kwargs(run_settings(reads.output["sources"], sequence_store.output["id"], reference_arn_))
+        ).expand_kwargs(
+            run_settings(
+                reads.output["sources"],
+                sequence_store.output["id"],
+                reference_store.output["arn"],
+                reference.output["sources"],
+            )
+        )
         # What each task of the plate used, what it should reserve (with 10% headroom), the plate's chart.
         OmicsAnalyzeRunsOperator(task_id="right_size", run_ids=runs.output["id"], headroom=0.1, write_config=True)
         # [END howto_mapped_runs]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -44,6 +45,7 @@ from airflow_provider_omics.operators.workflows import (
     OmicsStartRunBatchOperator,
     OmicsStartRunOperator,
 )
+from airflow_provider_omics.request_types import ContainerRegistryMap
 from airflow_provider_omics.sensors.omics import OmicsRunSensor
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
@@ -54,11 +56,11 @@ DATA = Path(__file__).parent / "data"
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
 # The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
 # start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
-DOCKER_HUB = {
+DOCKER_HUB: ContainerRegistryMap = {
     "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
 }
 NEXTFLOW = Path(__file__).parent / "workflows" / "fastq_qc"
-WAIT = {"waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+WAIT: dict[str, Any] = {"waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 INPUTS = f"s3://{BUCKET}/inputs"
 
 
@@ -246,10 +248,8 @@ with DAG(
     # [END howto_share]
 
     # [START howto_annotation_store_version]
-    annotations = OmicsCreateAnnotationStoreOperator(
-        task_id="annotations", name="howto_genes", store_format="GFF", **WAIT
-    )
-    annotations >> OmicsCreateAnnotationStoreVersionOperator(
+    genes = OmicsCreateAnnotationStoreOperator(task_id="annotations", name="howto_genes", store_format="GFF", **WAIT)
+    genes >> OmicsCreateAnnotationStoreVersionOperator(
         task_id="annotations_v2", name="howto_genes", version_name="second", **WAIT
     )
     # [END howto_annotation_store_version]

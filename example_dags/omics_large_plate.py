@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -24,16 +25,17 @@ from airflow_provider_omics.compat import DAG, task
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.preflight import OmicsPreflightOperator
 from airflow_provider_omics.operators.workflows import OmicsCreateWorkflowOperator, OmicsStartRunBatchOperator
+from airflow_provider_omics.request_types import ContainerRegistryMap
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
 ROLE = os.environ.get("OMICS_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/OmicsServiceRole")
 READS = f"s3://{BUCKET}/inputs/plate/"
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
 # The tasks' Docker Hub images through an ECR pull through cache (see omics_genomics_pipeline.py).
-DOCKER_HUB = {
+DOCKER_HUB: ContainerRegistryMap = {
     "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
 }
-WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 
 
 # [START howto_large_plate_settings]

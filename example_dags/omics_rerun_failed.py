@@ -9,6 +9,7 @@ retry starts where it failed instead of from the beginning.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pendulum
 
@@ -20,7 +21,7 @@ from airflow_provider_omics.operators.workflows import (
 )
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
-WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 
 
 @task

@@ -16,6 +16,7 @@ from __future__ import annotations
 # [START first_dag]
 import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 
@@ -24,6 +25,7 @@ from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.storage import OmicsCreateSequenceStoreOperator
 from airflow_provider_omics.operators.transfers import OmicsUploadReadSetOperator
 from airflow_provider_omics.operators.workflows import OmicsCreateWorkflowOperator, OmicsStartRunOperator
+from airflow_provider_omics.request_types import ContainerRegistryMap
 
 BUCKET = os.environ.get("OMICS_DEMO_BUCKET", "omics-demo")
 ROLE = os.environ.get("OMICS_SERVICE_ROLE_ARN", "arn:aws:iam::123456789012:role/OmicsServiceRole")
@@ -31,10 +33,10 @@ READS = Path(os.environ.get("OMICS_READS_DIR", Path(__file__).parent / "data" / 
 WORKFLOW = Path(__file__).parent / "workflows" / "variant_calling.wdl"
 # The tasks' Docker Hub images (biocontainers/...), pulled through an ECR pull through cache whose repositories
 # start with docker-hub/ (HealthOmics pulls from private ECR only): the workflow's container registry map.
-DOCKER_HUB = {
+DOCKER_HUB: ContainerRegistryMap = {
     "registryMappings": [{"upstreamRegistryUrl": "registry-1.docker.io", "ecrRepositoryPrefix": "docker-hub"}]
 }
-WAIT = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
+WAIT: dict[str, Any] = {"deferrable": True, "waiter_delay": float(os.environ.get("OMICS_WAITER_DELAY", "30"))}
 
 
 @task

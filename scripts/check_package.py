@@ -47,6 +47,9 @@ def build() -> tuple[Path, Path]:
         names = archive.namelist()
     for needed in (
         "airflow_provider_omics/py.typed",
+        "airflow_provider_omics/operators/workflows.pyi",
+        "airflow_provider_omics/sensors/omics.pyi",
+        "airflow_provider_omics/request_types.py",
         "airflow_provider_omics/emulator/server.py",
         "airflow_provider_omics/schemas/OmicsRunFacet.json",
         "airflow_provider_omics/botocore_data/BOTOCORE_VERSION",

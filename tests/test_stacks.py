@@ -159,3 +159,20 @@ def test_newest_operations_in_a_dag(run_dag, inputs, omics):
         done = xcom(tis[f"batch_{deferrable}"])
         assert done["runSummary"]["completedRunCount"] == 2
         assert {setting: run["status"] for setting, run in done["runs"].items()} == {"a": "COMPLETED", "b": "COMPLETED"}
+
+
+def test_the_installed_provider_carries_its_signatures():
+    """PEP 561: py.typed, the operator and sensor modules' stubs and the request types go with the package, so an
+    editor on any stack (the MWAA stacks install the wheel) sees every argument (``make stubs``)."""
+    import re
+
+    import airflow_provider_omics
+    from airflow_provider_omics import request_types
+
+    package = Path(airflow_provider_omics.__file__).parent
+    assert (package / "py.typed").exists() and (package / "sensors" / "omics.pyi").exists()
+    stub = (package / "operators" / "workflows.pyi").read_text()
+    assert re.search(
+        r"class OmicsStartRunOperator\(.*?def __init__\(\s*self,\s*\*,\s*workflow_id: str \| XComArg", stub, re.S
+    )
+    assert {"workflowId", "roleArn"} <= set(request_types.DefaultRunSetting.__annotations__)

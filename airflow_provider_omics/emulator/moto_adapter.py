@@ -68,9 +68,9 @@ def put_event(account_id: str, region: str, entry: dict[str, Any], event_id: str
         elif not any("InputTransformer" in target for target in rule.targets):
             # The whole event, as EventBridge sends it to a target without a transformer; moto 5.1+ would build a
             # JSONPath parser per event to say the same.
-            rule.send_to_targets(message, transform_input=False)  # type: ignore[arg-type,call-arg]
+            rule.send_to_targets(message, transform_input=False)  # type: ignore[arg-type]
         else:
-            rule.send_to_targets({**message, "ingestion-time": time.time()})  # type: ignore[arg-type,typeddict-item]
+            rule.send_to_targets({**message, "ingestion-time": time.time()})  # type: ignore[typeddict-item]
 
 
 def iam_role(account_id: str, role_arn: str) -> tuple[dict[str, Any], list[Any]] | None:
@@ -224,5 +224,5 @@ def _sqs_timed_like_the_service() -> None:
     change_message_visibility.wakes_receives = True  # type: ignore[attr-defined]
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
     models.SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
-    models.unix_time = now
-    models.unix_time_millis = lambda dt=None: now(dt) * 1000.0
+    models.unix_time = now  # type: ignore[attr-defined]
+    models.unix_time_millis = lambda dt=None: now(dt) * 1000.0  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ def error_response(error: OmicsError) -> tuple[int, dict[str, str], bytes]:
 
 
 def parse_request(
-    op: OperationModel, uri: Mapping[str, str], query: MultiDict, headers: Headers, body: bytes
+    op: OperationModel, uri: Mapping[str, str], query: MultiDict[str, str], headers: Headers, body: bytes
 ) -> dict[str, Any]:
     shape = op.input_shape
     if shape is None:
@@ -95,9 +95,9 @@ def _from_json(shape: Shape, value: Any) -> Any:
     if kind == "structure" and isinstance(value, dict):
         return {k: _from_json(shape.members[k], v) if k in shape.members else v for k, v in value.items()}
     if kind == "list" and isinstance(value, list):
-        return [_from_json(shape.member, v) for v in value]  # type: ignore[attr-defined]
+        return [_from_json(shape.member, v) for v in value]
     if kind == "map" and isinstance(value, dict):
-        return {k: _from_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _from_json(shape.value, v) for k, v in value.items()}
     if kind == "blob" and isinstance(value, str):
         return base64.b64decode(value)
     return value
@@ -179,9 +179,9 @@ def _to_json(shape: Shape, value: Any) -> Any:
             name: _to_json(member, value[name]) for name, member in shape.members.items() if value.get(name) is not None
         }
     if kind == "list":
-        return [_to_json(shape.member, item) for item in value]  # type: ignore[attr-defined]
+        return [_to_json(shape.member, item) for item in value]
     if kind == "map":
-        return {k: _to_json(shape.value, v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {k: _to_json(shape.value, v) for k, v in value.items()}
     if kind == "timestamp":
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
     if kind == "blob":

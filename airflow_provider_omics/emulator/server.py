@@ -215,10 +215,12 @@ class OmicsEmulator:
 
     # ---- the control API, from Python ---------------------------------------------------------------
     def requests(self) -> list[dict[str, Any]]:
-        return self.control.requests()["requests"]
+        requests: list[dict[str, Any]] = self.control.requests()["requests"]
+        return requests
 
     def request_counts(self) -> dict[str, int]:
-        return self.control.requests()["counts"]
+        counts: dict[str, int] = self.control.requests()["counts"]
+        return counts
 
     def add_fault(
         self,

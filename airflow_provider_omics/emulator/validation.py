@@ -77,11 +77,11 @@ def _service_rules(operation: str, shape: Shape, value: Any, path: str, found: l
             found.append(_constraint(f"{len(value)} items", path, f"have length less than or equal to {meta['max']}"))
         for index, item in enumerate(value):
             # The service names an item by its place and "member": 'sources.1.member.sourceFiles'.
-            _service_rules(operation, shape.member, item, f"{path}.{index + 1}.member", found)  # type: ignore[attr-defined]
+            _service_rules(operation, shape.member, item, f"{path}.{index + 1}.member", found)
     elif kind == "map" and isinstance(value, dict):
         for key, item in value.items():
             # ... and a map's value by its key: 'parameterTemplate.sample.member.description'.
-            _service_rules(operation, shape.value, item, f"{path}.{key}.member", found)  # type: ignore[attr-defined]
+            _service_rules(operation, shape.value, item, f"{path}.{key}.member", found)
     elif kind == "string" and isinstance(value, str):
         if shape.enum and value not in shape.enum:
             found.append(_constraint(value, path, f"satisfy enum value set: [{', '.join(shape.enum)}]"))

@@ -8,7 +8,7 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -108,9 +108,9 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         self.throttle_timeout = throttle_timeout
 
     @property
-    def conn(self) -> OmicsClient:  # type: ignore[override]
+    def conn(self) -> OmicsClient:
         """The boto3 ``omics`` client of the connection: every operation of the service, unretried."""
-        return super().conn  # type: ignore[return-value]
+        return cast("OmicsClient", super().conn)
 
     def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
         """The connection's boto3 (or, deferrable, aiobotocore) session, reading the ``omics`` model shipped in
@@ -202,7 +202,9 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         """The describe output of a job of the job table (``describe("run", id=...)``), with retries."""
         return describe(self, kind, retry=retry, **ids)
 
-    async def describe_async(self, client: Any, kind: str | JobKind, *, retry: bool = True, **ids: Any) -> dict:
+    async def describe_async(
+        self, client: Any, kind: str | JobKind, *, retry: bool = True, **ids: Any
+    ) -> dict[str, Any]:
         """``describe`` on an aiobotocore client (``async with await hook.get_async_conn() as client``)."""
         job = kind_of(kind)
         response = await self.call_async(client, job.operation, retry=retry, **checked_ids(job, ids))
@@ -243,7 +245,9 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         )
         return self.wait_with(settings, job, [checked_ids(job, ids)])[0]
 
-    def wait_with(self, settings: polling.WaitSettings, job: JobKind, jobs: list[dict[str, Any]]) -> list[dict]:
+    def wait_with(
+        self, settings: polling.WaitSettings, job: JobKind, jobs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """Wait on one or more jobs of a kind by ``settings``: their final describe outputs."""
         return polling.wait(self, settings.waiter(job, jobs, self.log, self.poll_interval(job.operation)))
 
@@ -288,7 +292,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         method: Callable[..., dict[str, Any]] = getattr(self.conn, snake(operation))
         for attempt in Retrying(**self._retry_kwargs(operation)):
             with attempt:
-                return _clean(method, params)["payload"].read()
+                return bytes(_clean(method, params)["payload"].read())
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def call_into(self, operation: str, write: Callable[[int, bytes], Any], **params: Any) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -166,7 +166,7 @@ class OmicsAnalyzeRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     """
 
     aws_hook_class = OmicsHook
-    lineage_operation = "AnalyzeRuns"
+    lineage_operation: ClassVar[str] = "AnalyzeRuns"
     template_fields: Sequence[str] = aws_template_fields("run_ids", "batch_id", "run_group_id", "pictures_to")
     operator_extra_links = (OmicsAnalysisLink(),)
     ui_color = "#c9e7f5"

@@ -152,7 +152,7 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         self.checks: dict[str, Any] = {}
 
     @classmethod
-    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+    def partial(cls, **kwargs: Any) -> Any:
         """As Airflow's; a mapped task is shown by what it works on (its run's name, its sample), not its index."""
         labels = [name for name in LABEL_MEMBERS if name in cls.members]
         if labels and kwargs.get("map_index_template") is None:
@@ -365,7 +365,7 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         self,
         context: Any,
         event: Mapping[str, Any] | None = None,
-        carried: list[list[dict]] | None = None,
+        carried: list[list[dict[str, Any]]] | None = None,
     ) -> Any:
         if event is None:  # resumed with no event (e.g. the worker died while deferred): find the job again
             self.log.info("Resumed without a trigger event: re-attaching to the job this task started")

@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from importlib import resources
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from airflow_provider_omics import lineage
 from airflow_provider_omics.compat import ensure_asset_alias
@@ -22,6 +22,8 @@ from airflow_provider_omics.errors import OmicsJobFailed
 
 # Where the ``omics`` run facet's JSON schema is published (it ships in the package too: ``schemas/``).
 FACET_SCHEMA_URL = "https://airflow-provider-omics.readthedocs.io/en/latest/_static/schemas/OmicsRunFacet.json"
+
+_Output = TypeVar("_Output")  # what a task returns, handed back as it is
 
 
 def facet_schema() -> dict[str, Any]:
@@ -83,7 +85,7 @@ class LineageMixin:
         return lineage.lineage_of(self.lineage_operation, self.namer(), self.lineage_request(), output)
 
     # ---- when the task ends --------------------------------------------------------------------------
-    def finished(self, context: Any, output: Any) -> Any:
+    def finished(self, context: Any, output: _Output) -> _Output:
         """Keep the XCom for OpenLineage, add the Asset events; returns the XCom."""
         self._lineage_output = output if isinstance(output, Mapping) else {"items": output}
         try:
@@ -155,7 +157,7 @@ def omics_facet_class() -> type:
     from airflow.providers.common.compat.openlineage.facet import RunFacet
 
     @attrs.define
-    class OmicsRunFacet(RunFacet):  # type: ignore[misc]
+    class OmicsRunFacet(RunFacet):
         """The HealthOmics job behind the task: kind, ids, status and the service's message; a run's workflow
         and usage. Names, sample ids and parameters only under ``private`` ([omics] lineage_private_details)."""
 

@@ -8,7 +8,7 @@ set is ACTIVE, and the XCom the next task reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
@@ -175,7 +175,7 @@ class OmicsDownloadReadSetOperator(_DownloadOperator):
         self.sequence_store_id = sequence_store_id
         self.read_set_id = read_set_id
 
-    lineage_operation = "DownloadReadSet"
+    lineage_operation: ClassVar[str] = "DownloadReadSet"
 
     def execute(self, context: Any) -> dict[str, Any]:
         downloaded = self.hook.download_read_set(
@@ -209,7 +209,7 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
         self.reference_store_id = reference_store_id
         self.reference_id = reference_id
 
-    lineage_operation = "DownloadReference"
+    lineage_operation: ClassVar[str] = "DownloadReference"
 
     def execute(self, context: Any) -> dict[str, Any]:
         downloaded = self.hook.download_reference(

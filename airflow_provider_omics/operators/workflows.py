@@ -331,6 +331,8 @@ class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
     """
 
     kind = "run_batch"
+    # What the operator takes beyond the model's BatchRunSettings (its signature, ``make stubs``).
+    also_accepts: ClassVar[Mapping[str, Sequence[str]]] = {"batch_run_settings": ["Sequence[InlineSetting | XComArg]"]}
     batch_run_settings: Any
     default_run_setting: dict[str, Any] | None
 
@@ -391,7 +393,7 @@ class OmicsCancelRunOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
 
     aws_hook_class = OmicsHook
     template_fields: Sequence[str] = aws_template_fields("run_id")
-    lineage_operation = "CancelRun"
+    lineage_operation: ClassVar[str] = "CancelRun"
 
     def __init__(
         self,
@@ -443,7 +445,7 @@ class OmicsListRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
 
     aws_hook_class = OmicsHook
     template_fields: Sequence[str] = aws_template_fields("run_group_id", "status", "name", "batch_id")
-    lineage_operation = "ListRuns"
+    lineage_operation: ClassVar[str] = "ListRuns"
 
     def __init__(
         self,

@@ -64,7 +64,7 @@ class OmicsJobTrigger(BaseTrigger):
         carry: dict[str, Any] | None = None,
         **separate: Any,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         job_kind(kind)
         self.kind = kind
         self.ids: Any = [dict(i) for i in ids] if isinstance(ids, list) else dict(ids)
@@ -112,7 +112,7 @@ class OmicsJobTrigger(BaseTrigger):
             except (OmicsJobFailed, OmicsWaitTimeout) as ended:
                 event = error_event(job, ended, self.ids)
         self._fired = True  # a trigger that answered was not killed: cleanup() need not ask why it ends
-        yield TriggerEvent(
+        yield TriggerEvent(  # type: ignore[no-untyped-call]
             {**event, **({"carry": self.carry} if self.carry else {})}
         )  # after the client is released: nothing may resume this generator
 
@@ -145,7 +145,7 @@ class OmicsJobTrigger(BaseTrigger):
                 return
         self.log.info("The task is %s: cancelling %s %s", state, job.label, self.ids)
         hook = self.hook()
-        async with await hook.get_async_conn() as client:
+        async with await hook.get_async_conn() as client:  # type: ignore[no-untyped-call]
             for ids in self.jobs:
                 try:
                     await hook.call_async(client, job.cancel_operation, **ids)
@@ -195,7 +195,7 @@ class OmicsEventTrigger(EventTriggerBase):
         connection: AwsSettings | Mapping[str, Any] | None = None,
         **separate: Any,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.queue_url = checked_queue_url("OmicsEventTrigger: queue_url", queue_url)
         self.filter = EventFilter.of("OmicsEventTrigger", kind, statuses, match)
         self.describe = describe
@@ -242,7 +242,7 @@ class OmicsEventTrigger(EventTriggerBase):
         self._inbox = asyncio.Queue()
         hook = self.hook()
         source = EventSource.of(self.queue_url, self.connection)
-        async with await hook.get_async_conn() as client, source.subscribed(self), self._leaving_untaken():
+        async with await hook.get_async_conn() as client, source.subscribed(self), self._leaving_untaken():  # type: ignore[no-untyped-call]
             what = self.filter.as_dict()
             self.log.info(
                 "Listening on %s for %s events: %s %s", self.queue_url, what["kind"], what["statuses"], what["match"]
@@ -261,7 +261,7 @@ class OmicsEventTrigger(EventTriggerBase):
                     continue
                 self.log.info("%s %s is %s: firing", event.kind.label if event.kind else "", event.ids, event.status)
                 try:
-                    yield TriggerEvent(_payload(event, described))
+                    yield TriggerEvent(_payload(event, described))  # type: ignore[no-untyped-call]
                 finally:  # Airflow has the event (resumed, or closed after it): the message goes
                     if not taken.done():
                         taken.set_result(None)
@@ -291,7 +291,7 @@ class OmicsEventTrigger(EventTriggerBase):
 
 
 def _payload(event: OmicsEvent, described: Mapping[str, Any]) -> dict[str, Any]:
-    return json_safe(
+    payload: dict[str, Any] = json_safe(
         {
             "kind": event.kind.name if event.kind else None,
             "status": event.status,
@@ -302,6 +302,7 @@ def _payload(event: OmicsEvent, described: Mapping[str, Any]) -> dict[str, Any]:
             "described": described,
         }
     )
+    return payload
 
 
 _WAIT_NAMES = {"waiter_delay": "delay", "waiter_max_attempts": "max_attempts"}

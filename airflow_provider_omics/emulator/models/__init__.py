@@ -28,4 +28,5 @@ class OmicsBackend(StoreJobModel, UploadModel, BatchModel, ConfigurationModel, A
             raise OmicsError("NotSupportedOperationException", f"{operation_name} is not emulated")
         with self.lock:
             self.advance()
-            return handler(params)
+            answer: Record = handler(params)
+            return answer

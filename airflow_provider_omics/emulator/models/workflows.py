@@ -28,7 +28,7 @@ class WorkflowModel(BaseBackend):
     # ---- workflows -----------------------------------------------------------------------------
     def _definition(self, p: dict[str, Any]) -> bytes:
         if p.get("definitionZip"):
-            return p["definitionZip"]
+            return bytes(p["definitionZip"])
         if p.get("definitionUri"):
             data = self.s3.read(p["definitionUri"])
             if data is None:
