@@ -1,6 +1,6 @@
 """The narrow face of the HealthOmics API that the modules under the hook work through.
 
-``polling``, ``transfer``, ``usage`` and ``diagnostics`` take an ``OmicsApi``, not the hook: they need a
+``polling``, ``uploads``, ``downloads``, ``usage`` and ``diagnostics`` take an ``OmicsApi``, not the hook: they need a
 few calls with retries, pages, a payload read and a client of another service, and nothing of Airflow.
 ``OmicsHook`` is one; a test or a user's own client may be another. So nothing below ``hooks/`` imports
 it back, as the Amazon provider's ``waiter_with_logging`` takes a botocore waiter rather than a hook.

@@ -14,13 +14,17 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
+from airflow_provider_omics import answers
 from airflow_provider_omics.api import OmicsApi
 from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.jobs import JOB_KINDS
 from airflow_provider_omics.polling import DEFAULT_LOG_LINES, WaitSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_omics.type_defs import GetRunTaskResponseTypeDef
 
 LOG_GROUP = "/aws/omics/WorkflowLog"
 
@@ -54,7 +58,7 @@ def failure_report(
     log_lines: int = DEFAULT_LOG_LINES,
 ) -> str:
     try:
-        failed = list(api.paginate("ListRunTasks", id=run_id, status="FAILED"))
+        failed = list(answers.run_tasks(api, run_id, status="FAILED"))
     except Exception as error:
         return f"(The run's failed tasks could not be listed: {_why(error)})"
     logs = api.client_of("logs") if include_logs else None
@@ -62,9 +66,9 @@ def failure_report(
     lines = [f"{len(failed)} failed task(s):" if failed else "No task failed: the run failed in its engine."]
     for item in failed:
         try:
-            task = api.call("GetRunTask", id=run_id, taskId=item["taskId"])
+            task = answers.run_task(api, run_id, item["taskId"])
         except Exception as error:
-            task = {**item, "statusMessage": f"(not described: {_why(error)})"}
+            task = cast("GetRunTaskResponseTypeDef", {**item, "statusMessage": f"(not described: {_why(error)})"})
         why = JOB_KINDS["run_task"].message_of(task) or "no message"
         lines.append(f"- task {task.get('name')} ({task['taskId']}) {task.get('status')}: {why}")
         stream = stream_name(task.get("logStream") or f"run/{run_id}/task/{task['taskId']}")
@@ -94,9 +98,9 @@ def batch_runs(api: OmicsApi, batch_id: str) -> dict[str, dict[str, Any]]:
 
     A run that could not be submitted has no ``runId`` and the status ``SUBMISSION_FAILED``.
     """
-    statuses = {run["id"]: run["status"] for run in api.paginate("ListRuns", batchId=batch_id)}
+    statuses = {run["id"]: run["status"] for run in answers.runs(api, batchId=batch_id)}
     runs: dict[str, dict[str, Any]] = {}
-    for entry in api.paginate("ListRunsInBatch", batchId=batch_id):
+    for entry in answers.runs_in_batch(api, batch_id):
         run_id = entry.get("runId")
         if not run_id:
             runs[entry["runSettingId"]] = {
@@ -106,14 +110,14 @@ def batch_runs(api: OmicsApi, batch_id: str) -> dict[str, dict[str, Any]]:
                 "statusMessage": entry.get("submissionFailureMessage"),
             }
             continue
-        run = {"runId": run_id, "status": statuses.get(run_id, "DELETED")}
+        run: dict[str, Any] = {"runId": run_id, "status": statuses.get(run_id, "DELETED")}
         if run["status"] in BATCH_RUN_FAILURES:
             time.sleep(api.poll_interval("GetRun"))  # at the quota's pace: a plate may have hundreds
             try:
-                described = api.call("GetRun", id=run_id)
+                described = answers.run(api, run_id)
+                run.update(failureReason=described.get("failureReason"), statusMessage=described.get("statusMessage"))
             except Exception as error:
-                described = {"statusMessage": f"(not described: {_why(error)})"}
-            run.update(failureReason=described.get("failureReason"), statusMessage=described.get("statusMessage"))
+                run.update(failureReason=None, statusMessage=f"(not described: {_why(error)})")
         runs[entry["runSettingId"]] = run
     return runs
 

@@ -36,7 +36,7 @@ def get_provider_info() -> dict[str, Any]:
             "operators.analytics",
             "operators.transfers",
             "operators.shares",
-            "operators.analysis",
+            "operators.right_sizing",
         ),
         "sensors": modules("sensors.omics"),
         "triggers": modules("triggers.omics"),

@@ -1,4 +1,4 @@
-"""Pictures of an analysis (``analysis.py``): a run's timeline, a plate's cost and utilisation.
+"""Pictures of an analysis (``right_sizing.py``): a run's timeline, a plate's cost and utilisation.
 
 Each picture comes as a PNG (matplotlib: for a report, a ticket, the README) and as a self-contained
 interactive HTML page (plotly, with plotly.js inside it, so it opens offline: hover for every figure,

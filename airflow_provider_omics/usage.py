@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_omics import answers
 from airflow_provider_omics.api import OmicsApi, describe
 
 # The key of a price table besides instance types: USD per GiB-hour of STATIC run storage.
@@ -37,7 +38,7 @@ def run_summary(
     prices: Prices | None = None,
 ) -> dict[str, Any]:
     run = run or describe(api, "run", id=run_id)
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {
             "name": item.get("name"),
             "taskId": item["taskId"],
@@ -49,7 +50,7 @@ def run_summary(
             "cacheHit": bool(item.get("cacheHit")),
             "seconds": _seconds(item.get("startTime"), item.get("stopTime")),
         }
-        for item in api.paginate("ListRunTasks", id=run_id)
+        for item in answers.run_tasks(api, run_id)
     ]
     seconds = _seconds(run.get("startTime"), run.get("stopTime"))
     storage_type = run.get("storageType") or "STATIC"  # StartRun's default

@@ -3,7 +3,7 @@
 One emulator enforcing the service's quotas holds a completed plate of N runs (a run batch of a
 three-task workflow, the usage of each task profiled, one sample an outlier). On the same manifests:
 
-* ``ours``: ``analysis.analyze_runs`` through an ``OmicsHook``, paced under the quotas;
+* ``ours``: ``right_sizing.analyze_runs`` through an ``OmicsHook``, paced under the quotas;
 * ``theirs``: ``aws-healthomics-tools run_analyzer --batch <ids>`` from its own virtualenv (``make tools``).
 
 Printed: wall seconds, the requests each made and how many were throttled, and whether every task's
@@ -63,7 +63,7 @@ def main() -> None:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         os.environ[key] = value
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-    from airflow_provider_omics import analysis, usage
+    from airflow_provider_omics import right_sizing, usage
     from airflow_provider_omics.emulator import OmicsEmulator
     from airflow_provider_omics.hooks.omics import OmicsHook
 
@@ -74,11 +74,11 @@ def main() -> None:
         prices = usage.price_list(hook)
         ours = {}
         for name, runs_asked in (
-            ("ours, by batch", lambda: analysis.runs_of(hook, batch_id=batch)),
+            ("ours, by batch", lambda: right_sizing.runs_of(hook, batch_id=batch)),
             ("ours, by ids", lambda: ids),
         ):
             since, started = time.time(), time.monotonic()
-            report = analysis.analyze_runs(hook, runs_asked(), prices=prices)
+            report = right_sizing.analyze_runs(hook, runs_asked(), prices=prices)
             ours[name] = (time.monotonic() - started, *counted(emulator, since), report)
 
         env = {**os.environ, "AWS_ENDPOINT_URL": emulator.endpoint_url, "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}

@@ -24,13 +24,13 @@ import pendulum
 
 from airflow_provider_omics.compat import DAG, TaskGroup, task
 from airflow_provider_omics.hooks.omics import OmicsHook
-from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.analytics import (
     OmicsCreateAnnotationStoreOperator,
     OmicsCreateVariantStoreOperator,
     OmicsStartAnnotationImportJobOperator,
     OmicsStartVariantImportJobOperator,
 )
+from airflow_provider_omics.operators.right_sizing import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.storage import (
     OmicsCreateReferenceStoreOperator,
     OmicsCreateSequenceStoreOperator,

@@ -18,7 +18,7 @@ import pendulum
 
 from airflow_provider_omics.compat import AIRFLOW_V_3_0_PLUS, DAG, get_current_context, task
 from airflow_provider_omics.lineage import triggering_payloads
-from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
+from airflow_provider_omics.operators.right_sizing import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.sensors.omics import OmicsEventSensor
 from airflow_provider_omics.triggers.omics import OmicsEventTrigger
 

@@ -21,7 +21,7 @@ from typing import Any
 import pendulum
 
 from airflow_provider_omics.compat import DAG, task
-from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
+from airflow_provider_omics.operators.right_sizing import OmicsAnalyzeRunsOperator
 from airflow_provider_omics.operators.storage import OmicsCreateSequenceStoreOperator
 from airflow_provider_omics.operators.transfers import OmicsUploadReadSetOperator
 from airflow_provider_omics.operators.workflows import OmicsCreateWorkflowOperator, OmicsStartRunOperator

@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "airflow_provider_omics"
 MODULES = [
-    "operators.analysis",
+    "operators.right_sizing",
     "operators.analytics",
     "operators.preflight",
     "operators.shares",

@@ -23,7 +23,7 @@ import jsonschema
 from openlineage.client.generated import base
 
 from airflow_provider_omics.lineage import Dataset
-from airflow_provider_omics.operators.lineage import FACET_SCHEMA_URL, facet_schema
+from airflow_provider_omics.operators.lineage_mixin import FACET_SCHEMA_URL, facet_schema
 
 
 def check_event(event: dict[str, Any]) -> None:

@@ -807,7 +807,7 @@ def test_quotas_throttle_like_the_service_and_can_be_turned_off(omics, emulator,
 
 
 def test_every_operation_of_the_documented_quota_table_is_throttled_at_its_rate():
-    from airflow_provider_omics.emulator.quotas import Quotas
+    from airflow_provider_omics.emulator.throttling import Quotas
     from airflow_provider_omics.quotas import QUOTA_TABLE, default_quotas
     from airflow_provider_omics.service_model import service_model
 

@@ -18,8 +18,8 @@ from . import iam, images, moto_adapter, pricing
 from .control import Control
 from .link import Link
 from .models import OmicsBackend, OmicsError
-from .quotas import Quotas
 from .responses import error_response, paginate, parse_request, serialize
+from .throttling import Quotas
 from .urls import Router
 from .validation import message as validation_message
 from .validation import validation_errors
@@ -122,7 +122,7 @@ class OmicsEmulator:
 
     It runs in a thread of the current process; ``step_seconds`` is the time a job spends in each
     in-progress status (tests use fractions of a second). ``quotas`` (on by default) throttles requests
-    above the service's per-operation rates (``emulator.quotas``); ``quotas=False`` serves every request;
+    above the service's per-operation rates (``emulator/throttling.py``); ``quotas=False`` serves every request;
     ``quota_overrides`` sets other rates for some operations (``{"StartRun": 100}``). ``link_mbps`` and
     ``link_rtt_ms`` put a simulated wide-area link in front of it (``emulator.link``; off by default).
     """

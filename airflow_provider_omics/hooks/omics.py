@@ -22,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from airflow_provider_omics import polling, recording, transfer, usage
+from airflow_provider_omics import answers, downloads, parts, polling, recording, uploads, usage
 from airflow_provider_omics.api import checked_ids, describe, kind_of
 from airflow_provider_omics.errors import (
     OmicsRetriesExhausted,
@@ -83,7 +83,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     * ``describe / get_status / cancel / wait`` (and ``describe_async``) for any kind of ``jobs.JOB_KINDS``.
       Waits never retry a poll in a burst: a throttled poll is a poll that saw nothing (``polling.py``).
     * ``upload_read_set``, ``download_read_set``, ``download_reference``, ``read_set_s3_uris``: data in and
-      out of HealthOmics storage (``transfer.py``); ``run_summary``: what a run used (``usage.py``).
+      out of HealthOmics storage (``uploads.py``, ``downloads.py``); ``run_summary``: what a run used (``usage.py``).
 
     botocore's own retries are turned off unless the connection configures them, so tenacity is the one
     place retries happen, logged and bounded, for sync and async calls alike.
@@ -309,7 +309,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
                 return offset
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    # ---- data in and out: transfer.py does the work ----------------------------------------------------
+    # ---- data in and out: uploads.py and downloads.py do the work -------------------------------------
     def upload_read_set(
         self,
         sequence_store_id: str,
@@ -325,7 +325,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
         client_token: str | None = None,
-        part_size: int = transfer.DEFAULT_PART_SIZE,
+        part_size: int = parts.DEFAULT_PART_SIZE,
         max_concurrency: int | None = None,
         wait: bool = True,
         abort_on_failure: bool = True,
@@ -337,7 +337,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         ACTIVE, its FASTQ ETags checked against the files; else ``readSetId`` and the upload's figures.
         ``client_token`` makes the upload resumable and reusable (a later call with it resumes the upload or
         returns the read set it made; one whose read set failed or was deleted uploads afresh, as the operator
-        does: ``transfer.ReadSetUpload``). A failed upload is aborted unless ``abort_on_failure=False``.
+        does: ``uploads.ReadSetUpload``). A failed upload is aborted unless ``abort_on_failure=False``.
         """
         request = {
             "sourceFileType": source_file_type,
@@ -349,7 +349,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
             "description": description,
             "tags": dict(tags) if tags else None,
         }
-        uploaded = transfer.upload_read_set(
+        uploaded = uploads.upload_read_set(
             self,
             sequence_store_id,
             {key: value for key, value in request.items() if value is not None},
@@ -363,7 +363,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         if not wait:
             return uploaded
         described = self.wait("read_set", delay=2, sequenceStoreId=sequence_store_id, id=uploaded["readSetId"])
-        return transfer.checked_read_set(described, uploaded)
+        return uploads.checked_read_set(described, uploaded)
 
     def download_read_set(
         self,
@@ -383,7 +383,7 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
         FASTQ ETags are checked.
         """
         ids = {"sequenceStoreId": sequence_store_id, "id": read_set_id}
-        return transfer.download(self, "read_set", ids, files, destination, max_concurrency, overwrite)
+        return downloads.download(self, "read_set", ids, files, destination, max_concurrency, overwrite)
 
     def download_reference(
         self,
@@ -396,13 +396,12 @@ class OmicsHook(PaginatedLists, AwsBaseHook):
     ) -> dict[str, Any]:
         """Download a reference's files (``SOURCE``, ``INDEX``, or ``"all"``) like ``download_read_set``."""
         ids = {"referenceStoreId": reference_store_id, "id": reference_id}
-        return transfer.download(self, "reference", ids, files, destination, max_concurrency, overwrite)
+        return downloads.download(self, "reference", ids, files, destination, max_concurrency, overwrite)
 
     def read_set_s3_uris(self, sequence_store_id: str, read_set_id: str) -> dict[str, str]:
         """The S3 URIs of a read set's files (``{"source1": "s3://...", ...}``), from its S3 access metadata:
         what a workflow run takes as an input, or any S3 client reads (with the store's access policy)."""
-        described = self.call("GetReadSetMetadata", sequenceStoreId=sequence_store_id, id=read_set_id)
-        uris = transfer.s3_uris(described)
+        uris = downloads.s3_uris(answers.read_set(self, sequence_store_id, read_set_id))
         if not uris:
             raise ValueError(f"read set {read_set_id} of sequence store {sequence_store_id} has no S3 access URIs")
         return uris

@@ -40,7 +40,7 @@ class OmicsConsoleLink(OmicsLink):
 
 
 class OmicsAnalysisLink(OmicsLink):
-    """Opens the interactive picture of a run's or a plate's analysis (``analysis.py``) written to S3."""
+    """Opens the interactive picture of a run's or a plate's analysis (``right_sizing.py``) written to S3."""
 
     name = "Run analysis"
     key = "omics_analysis"

@@ -34,7 +34,7 @@ from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.idempotency import generations, token_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
 from airflow_provider_omics.links.omics import OmicsConsoleLink, OmicsLink
-from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin
 from airflow_provider_omics.service_model import operation, validate
 from airflow_provider_omics.triggers.omics import OmicsJobTrigger
 

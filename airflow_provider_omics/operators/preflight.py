@@ -12,7 +12,7 @@ from typing import Any, cast
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import preflight, transfer, workflow_definition
+from airflow_provider_omics import locations, preflight, workflow_definition
 from airflow_provider_omics.errors import PreflightFailed
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.preflight import Finding, RunPlan
@@ -43,7 +43,7 @@ class Checks:
         return self.hook.client_of(client_type, region_name)
 
     def read_s3(self, uri: str) -> bytes:
-        bucket, key = transfer.s3_parts(uri)
+        bucket, key = locations.s3_parts(uri)
         return bytes(self.client_of("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def new_workflow(self, request: Mapping[str, Any]) -> list[Finding]:

@@ -1,8 +1,8 @@
 """Data in and out of HealthOmics storage: direct read-set upload, read-set and reference download.
 
-The work is ``transfer.py``'s (through ``OmicsHook``); these operators add what a task needs: templated
-arguments checked before any call, a resumable upload per task try, waiting (or deferring) until the read
-set is ACTIVE, and the XCom the next task reads.
+The work is ``uploads.py``'s and ``downloads.py``'s (through ``OmicsHook``); these operators add what a task
+needs: templated arguments checked before any call, a resumable upload per task try, waiting (or deferring)
+until the read set is ACTIVE, and the XCom the next task reads.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import polling, transfer
+from airflow_provider_omics import downloads, parts, polling, uploads
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.operators.base import OmicsJobOperator, Started
-from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin
 
 
 class OmicsUploadReadSetOperator(OmicsJobOperator):
@@ -54,29 +54,29 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         *,
         source1: Any,
         source2: Any = None,
-        part_size: int = transfer.DEFAULT_PART_SIZE,
+        part_size: int = parts.DEFAULT_PART_SIZE,
         max_concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         try:
-            transfer.check_part_arguments(part_size, max_concurrency)
+            parts.check_part_arguments(part_size, max_concurrency)
         except ValueError as exc:
             raise ValueError(f"{type(self).__name__} ({self.task_id}): {exc}") from None
         self.source1 = source1
         self.source2 = source2
         self.part_size = part_size
         self.max_concurrency = max_concurrency
-        self.upload: transfer.ReadSetUpload | None = None
+        self.upload: uploads.ReadSetUpload | None = None
 
     def build_requests(self, context: Any) -> list[dict[str, Any]]:
         requests = super().build_requests(context)
         owner = f"{type(self).__name__} ({self.task_id})"
         try:
-            transfer.check_upload_arguments(
+            uploads.check_upload_arguments(
                 self.source1, self.source2, self.source_file_type, self.part_size, self.max_concurrency
             )
-            self.sources = transfer.open_upload_sources(
+            self.sources = uploads.open_upload_sources(
                 self.hook, self.source1, self.source2, self.source_file_type, self.part_size
             )
         except ValueError as exc:
@@ -87,13 +87,13 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         fields = {key: value for key, value in request.items() if key != "sequenceStoreId"}
         identity = {**request, "source1": str(self.source1), "source2": str(self.source2)}
         will_retry = context["ti"].try_number <= (self.retries or 0)  # the next try resumes; the last aborts
-        self.upload = transfer.ReadSetUpload(
+        self.upload = uploads.ReadSetUpload(
             self.hook,
             self.sequence_store_id,
             fields,
             self.sources,
             self.part_size,
-            transfer.concurrency_for(self.max_concurrency, self.source1, self.source2),
+            parts.concurrency_for(self.max_concurrency, self.source1, self.source2),
             keep_on_failure=will_retry,
             logger=self.log,
         )
@@ -103,7 +103,7 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
         return Started(ids, polling.first_look(self.hook, self.job, ids, self.wait_settings))
 
     def result(self, described: list[dict[str, Any]], carried: list[list[dict[str, Any]]] | None = None) -> Any:
-        return super().result([transfer.checked_read_set(described[0], self.checks)], carried)
+        return super().result([uploads.checked_read_set(described[0], self.checks)], carried)
 
     def lineage_request(self) -> dict[str, Any]:
         sources = {"source1": self.source1, "source2": self.source2}
@@ -136,7 +136,7 @@ class _DownloadOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
             raise ValueError(f"{owner}: overwrite must be True or False, got {overwrite!r}")
         self.overwrite = overwrite
         try:
-            transfer.check_part_arguments(transfer.MAX_PART_SIZE, max_concurrency)
+            parts.check_part_arguments(parts.MAX_PART_SIZE, max_concurrency)
         except ValueError as exc:
             raise ValueError(f"{owner}: {exc}") from None
         listed = [files] if isinstance(files, str) else list(files)
@@ -168,7 +168,7 @@ class OmicsDownloadReadSetOperator(_DownloadOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("sequence_store_id", "read_set_id", "destination", "files")
-    file_kinds = transfer.READ_SET_FILES
+    file_kinds = downloads.READ_SET_FILES
 
     def __init__(self, *, sequence_store_id: str, read_set_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -202,7 +202,7 @@ class OmicsDownloadReferenceOperator(_DownloadOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields("reference_store_id", "reference_id", "destination", "files")
-    file_kinds = transfer.REFERENCE_FILES
+    file_kinds = downloads.REFERENCE_FILES
 
     def __init__(self, *, reference_store_id: str, reference_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -7,12 +7,14 @@ from _typeshed import Incomplete
 from airflow.models.xcom_arg import XComArg
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
+from airflow_provider_omics import downloads as downloads
+from airflow_provider_omics import parts as parts
 from airflow_provider_omics import polling as polling
-from airflow_provider_omics import transfer as transfer
+from airflow_provider_omics import uploads as uploads
 from airflow_provider_omics.hooks.omics import OmicsHook as OmicsHook
 from airflow_provider_omics.operators.base import OmicsJobOperator as OmicsJobOperator
 from airflow_provider_omics.operators.base import Started as Started
-from airflow_provider_omics.operators.lineage import LineageMixin as LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin as LineageMixin
 
 class OmicsUploadReadSetOperator(OmicsJobOperator):
     kind: ClassVar[str]
@@ -24,7 +26,7 @@ class OmicsUploadReadSetOperator(OmicsJobOperator):
     source2: Incomplete
     part_size: Incomplete
     max_concurrency: Incomplete
-    upload: transfer.ReadSetUpload | None
+    upload: uploads.ReadSetUpload | None
     def __init__(
         self,
         *,

@@ -11,16 +11,16 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from airflow_provider_omics import analysis, diagnostics, polling, transfer, usage
+from airflow_provider_omics import diagnostics, locations, polling, right_sizing, usage
 from airflow_provider_omics.errors import OmicsJobFailed, error_code
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.jobs import job_kind
 from airflow_provider_omics.links.omics import OmicsAnalysisLink, OmicsConsoleLink
-from airflow_provider_omics.operators.analysis import RightSizing, draw, tell
 from airflow_provider_omics.operators.base import OmicsJobOperator, Started
-from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin
 from airflow_provider_omics.operators.preflight import PreflightMixin
+from airflow_provider_omics.operators.right_sizing import RightSizing, draw, tell
 from airflow_provider_omics.service_model import operation
 from airflow_provider_omics.workflow_definition import zip_definition
 
@@ -171,7 +171,7 @@ class OmicsCreateWorkflowOperator(PreflightMixin, _DefinitionOperator):
         if request.get("definitionZip"):
             return hashlib.sha256(request["definitionZip"]).hexdigest()
         if request.get("definitionUri"):
-            bucket, key = transfer.s3_parts(request["definitionUri"])
+            bucket, key = locations.s3_parts(request["definitionUri"])
             etag = self.hook.client_of("s3").head_object(Bucket=bucket, Key=key)["ETag"]
             return hashlib.sha256(f"{request['definitionUri']}#{etag}".encode()).hexdigest()
         return hashlib.sha256(json.dumps(request.get("definitionRepository"), sort_keys=True).encode()).hexdigest()
@@ -202,7 +202,7 @@ class OmicsStartRunOperator(PreflightMixin, OmicsJobOperator):
     ``run_id`` re-runs that run: its settings, overridden by the arguments given. A run that completed
     adds ``summary`` to the XCom: its tasks with their resources and run time, CPU / memory / GPU hours,
     storage, and the objects it wrote (``usage.run_summary``), and ``summary["analysis"]``: what each task
-    used of what it reserved and what it should reserve (``analysis.analyze_run``, from the run manifest;
+    used of what it reserved and what it should reserve (``right_sizing.analyze_run``, from the run manifest;
     told in the task log too). A run that failed fails the task naming its failed tasks, with the tail of
     their logs.
 
@@ -281,7 +281,7 @@ class OmicsStartRunOperator(PreflightMixin, OmicsJobOperator):
 
     def _analysis(self, context: Any, run: dict[str, Any], prices: usage.Prices) -> dict[str, Any]:
         try:
-            report = analysis.analyze_run(
+            report = right_sizing.analyze_run(
                 self.hook, run["id"], run, self.right_sizing.sizing, prices.table, wait_for_manifest=MANIFEST_WAIT
             )
         except Exception as error:  # e.g. no logs:GetLogEvents: the run still completed
@@ -357,7 +357,7 @@ class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
             )
         body = json.dumps(settings, sort_keys=True, default=str).encode()
         uri = f"{output.rstrip('/')}/batch-settings/{hashlib.sha256(body).hexdigest()[:16]}.json"
-        bucket, key = transfer.s3_parts(uri)
+        bucket, key = locations.s3_parts(uri)
         self.hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
         self.log.info("%d run settings (over the inline limit of %d) written to %s", len(settings), INLINE_RUNS, uri)
         return uri
@@ -374,7 +374,7 @@ class OmicsStartRunBatchOperator(PreflightMixin, OmicsJobOperator):
         if not settings_uri:
             return {**summary, "runs": runs}
         uri = f"{settings_uri.removesuffix('.json')}-runs.json"
-        bucket, key = transfer.s3_parts(uri)
+        bucket, key = locations.s3_parts(uri)
         self.hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(runs).encode())
         self.log.info("%d runs of batch %s: %s; the run of each setting: %s", len(runs), output["id"], counts, uri)
         return {**summary, "runsUri": uri}

@@ -7,10 +7,10 @@ from _typeshed import Incomplete
 from airflow.models.xcom_arg import XComArg
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from airflow_provider_omics import analysis as analysis
 from airflow_provider_omics import diagnostics as diagnostics
+from airflow_provider_omics import locations as locations
 from airflow_provider_omics import polling as polling
-from airflow_provider_omics import transfer as transfer
+from airflow_provider_omics import right_sizing as right_sizing
 from airflow_provider_omics import usage as usage
 from airflow_provider_omics.errors import OmicsJobFailed as OmicsJobFailed
 from airflow_provider_omics.errors import error_code as error_code
@@ -19,13 +19,13 @@ from airflow_provider_omics.hooks.omics import OmicsHook as OmicsHook
 from airflow_provider_omics.jobs import job_kind as job_kind
 from airflow_provider_omics.links.omics import OmicsAnalysisLink as OmicsAnalysisLink
 from airflow_provider_omics.links.omics import OmicsConsoleLink as OmicsConsoleLink
-from airflow_provider_omics.operators.analysis import RightSizing as RightSizing
-from airflow_provider_omics.operators.analysis import draw as draw
-from airflow_provider_omics.operators.analysis import tell as tell
 from airflow_provider_omics.operators.base import OmicsJobOperator as OmicsJobOperator
 from airflow_provider_omics.operators.base import Started as Started
-from airflow_provider_omics.operators.lineage import LineageMixin as LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin as LineageMixin
 from airflow_provider_omics.operators.preflight import PreflightMixin as PreflightMixin
+from airflow_provider_omics.operators.right_sizing import RightSizing as RightSizing
+from airflow_provider_omics.operators.right_sizing import draw as draw
+from airflow_provider_omics.operators.right_sizing import tell as tell
 from airflow_provider_omics.request_types import (
     BatchRunSettings,
     ContainerRegistryMap,

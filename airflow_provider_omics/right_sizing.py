@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_omics import usage
+from airflow_provider_omics import answers, usage
 from airflow_provider_omics.api import OmicsApi, describe
 from airflow_provider_omics.diagnostics import LOG_GROUP
 from airflow_provider_omics.errors import error_code
@@ -396,14 +396,14 @@ def runs_of(
     enough to read its manifest without a ``GetRun`` per run, a tenth of that quota's time."""
     runs: dict[str, dict[str, Any]] = {str(run_id): {} for run_id in run_ids}
     if batch_id:
-        listed = {item["id"]: item for item in api.paginate("ListRuns", batchId=batch_id)}
-        for item in api.paginate("ListRunsInBatch", batchId=batch_id):
-            if item.get("runId"):  # a run whose submission failed has none
-                known = listed.get(item["runId"], {})
-                runs.setdefault(item["runId"], {**known, "uuid": item.get("runInternalUuid")} if known else {})
+        listed = {run["id"]: run for run in answers.runs(api, batchId=batch_id)}
+        for entry in answers.runs_in_batch(api, batch_id):
+            if entry.get("runId"):  # a run whose submission failed has none
+                known = listed.get(entry["runId"])
+                runs.setdefault(entry["runId"], {**known, "uuid": entry.get("runInternalUuid")} if known else {})
     if run_group_id:
-        for item in api.paginate("ListRuns", runGroupId=run_group_id):
-            runs.setdefault(item["id"], {})
+        for run in answers.runs(api, runGroupId=run_group_id):
+            runs.setdefault(run["id"], {})
     return runs
 
 

@@ -12,7 +12,7 @@ from conftest import ROLE_ARN, xcom
 from tour import plate_zip, profile_plate, start_batch
 from waiting import status_in, until
 
-from airflow_provider_omics import analysis, pictures, usage
+from airflow_provider_omics import pictures, right_sizing, usage
 from airflow_provider_omics.hooks.omics import OmicsHook
 
 
@@ -59,7 +59,7 @@ def test_every_recommendation_equals_aws_run_analyzers_on_the_same_manifest(tool
     hook = OmicsHook()
     prices = usage.price_list(hook)
     for run_id in ids:
-        ours = analysis.analyze_run(hook, run_id, sizing=analysis.Sizing(headroom=headroom), prices=prices)
+        ours = right_sizing.analyze_run(hook, run_id, sizing=right_sizing.Sizing(headroom=headroom), prices=prices)
         theirs = {row["arn"].rsplit("/", 1)[-1]: row for row in anchor_rows(tools, run_id, "--headroom", str(headroom))}
         assert len(ours["tasks"]) == 3
         for task in ours["tasks"]:
@@ -81,7 +81,7 @@ def test_every_recommendation_equals_aws_run_analyzers_on_the_same_manifest(tool
 def test_a_plate_recommends_per_task_what_aws_batch_analysis_does_and_fits_both_peaks(tools, plate, tmp_path):
     _, ids = plate
     hook = OmicsHook()
-    ours = analysis.analyze_runs(hook, ids, prices=usage.price_list(hook))
+    ours = right_sizing.analyze_runs(hook, ids, prices=usage.price_list(hook))
     tools("run_analyzer", "--batch", *ids, "--out", str(tmp_path / "batch.csv"), cli=True)
     theirs = {row["name"]: row for row in csv.DictReader((tmp_path / "batch.csv").open())}
 
@@ -109,7 +109,7 @@ def test_a_plate_recommends_per_task_what_aws_batch_analysis_does_and_fits_both_
 def test_a_plate_names_its_outlier_and_sizes_at_the_percentile_asked(plate):
     _, ids = plate
     hook = OmicsHook()
-    report = analysis.analyze_runs(hook, ids, analysis.Sizing(percentile=50))
+    report = right_sizing.analyze_runs(hook, ids, right_sizing.Sizing(percentile=50))
     assert report["outliers"] == [
         {
             "task": "call_variants",
@@ -134,10 +134,10 @@ def test_a_plate_names_its_outlier_and_sizes_at_the_percentile_asked(plate):
 
 def test_recommendations_in_the_workflows_language():
     recommendations = {"call_variants": {"instanceType": "omics.c.xlarge", "cpus": 4, "memoryGiB": 8}}
-    assert analysis.config_snippet(recommendations, "WDL") == (
+    assert right_sizing.config_snippet(recommendations, "WDL") == (
         '# task call_variants (omics.c.xlarge)\nruntime {\n  cpu: 4\n  memory: "8 GiB"\n}\n'
     )
-    assert analysis.config_snippet(recommendations, "NEXTFLOW") == (
+    assert right_sizing.config_snippet(recommendations, "NEXTFLOW") == (
         "process {\n    withName: 'call_variants' {\n        cpus = 4\n        memory = 8.GB\n    }\n}\n"
     )
 
@@ -153,18 +153,18 @@ def test_recommendations_in_the_workflows_language():
     ],
 )
 def test_the_smallest_instance_holds_both_peaks(cpus, memory, expected):
-    found = analysis.smallest_instance(cpus, memory)
+    found = right_sizing.smallest_instance(cpus, memory)
     assert (found or {}).get("instanceType") == expected
     if found:
         assert found["cpus"] >= cpus and found["memoryGiB"] >= memory
 
 
 def test_shards_are_one_task_and_storage_comes_in_the_services_steps():
-    assert analysis.base_name("call_variants-0-1", "WDL") == "call_variants"
-    assert analysis.base_name("NFCORE:ALIGN (sample 3)", "NEXTFLOW") == "NFCORE:ALIGN"
-    assert analysis.base_name("step_2", "CWL") == "step"
-    assert analysis.base_name("call_variants-0-1", None) == "call_variants-0-1"
-    assert [analysis.static_storage_gib(n) for n in (None, 100, 1200, 1201, 2400, 2401)] == [
+    assert right_sizing.base_name("call_variants-0-1", "WDL") == "call_variants"
+    assert right_sizing.base_name("NFCORE:ALIGN (sample 3)", "NEXTFLOW") == "NFCORE:ALIGN"
+    assert right_sizing.base_name("step_2", "CWL") == "step"
+    assert right_sizing.base_name("call_variants-0-1", None) == "call_variants-0-1"
+    assert [right_sizing.static_storage_gib(n) for n in (None, 100, 1200, 1201, 2400, 2401)] == [
         1200,
         1200,
         1200,
@@ -179,7 +179,7 @@ def test_shards_are_one_task_and_storage_comes_in_the_services_steps():
     [({"headroom": 1.5}, "headroom"), ({"percentile": 0}, "percentile"), ({"outlier_factor": 1}, "outlier_factor")],
 )
 def test_bad_sizing_is_refused_naming_the_argument(arguments, named):
-    from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
+    from airflow_provider_omics.operators.right_sizing import OmicsAnalyzeRunsOperator
 
     with pytest.raises(ValueError, match=rf"OmicsAnalyzeRunsOperator \(plate\): {named}"):
         OmicsAnalyzeRunsOperator(task_id="plate", run_ids=["1"], **arguments)
@@ -254,7 +254,7 @@ def test_analysis_is_off_with_a_flag_and_a_manifest_it_cannot_read_never_fails_t
 
 
 ANALYZE = """
-from airflow_provider_omics.operators.analysis import OmicsAnalyzeRunsOperator
+from airflow_provider_omics.operators.right_sizing import OmicsAnalyzeRunsOperator
 
 with DAG("test_dag", schedule=None, start_date=START) as dag:
     OmicsAnalyzeRunsOperator(task_id="plate", {arguments})
@@ -291,10 +291,10 @@ def test_the_runs_of_a_batch_and_of_a_run_group_are_found(omics, s3, emulator):
     batch = start_batch(omics, workflow, 3, runGroupId=group)
     runs = until(lambda: omics.list_runs_in_batch(batchId=batch), lambda r: len(r["runs"]) == 3)["runs"]
     hook = OmicsHook()
-    in_batch = analysis.runs_of(hook, batch_id=batch)
+    in_batch = right_sizing.runs_of(hook, batch_id=batch)
     assert sorted(in_batch) == sorted(r["runId"] for r in runs)
-    assert sorted(analysis.runs_of(hook, ["1"], run_group_id=group)) == sorted(["1", *in_batch])
-    report = analysis.analyze_runs(hook, in_batch)
+    assert sorted(right_sizing.runs_of(hook, ["1"], run_group_id=group)) == sorted(["1", *in_batch])
+    report = right_sizing.analyze_runs(hook, in_batch)
     assert len(report["samples"]) + len(report["notAnalysed"]) == 3
     assert all(n["why"] == "the run has not ended" for n in report["notAnalysed"])
 
@@ -307,7 +307,7 @@ def test_many_runs_are_analysed_within_the_quotas(omics, s3, emulator):
     until(lambda: omics.get_batch(batchId=batch), status_in("PROCESSED"), timeout=60)
     emulator.quotas.enabled = True
     hook = OmicsHook()
-    report = analysis.analyze_runs(hook, analysis.runs_of(hook, batch_id=batch))
+    report = right_sizing.analyze_runs(hook, right_sizing.runs_of(hook, batch_id=batch))
     assert len(report["samples"]) == 24
     assert report["calls"] == {"GetWorkflow": 1, "GetLogEvents": 24}
     assert [r for r in emulator.requests() if r["outcome"] == "ThrottlingException"] == []
@@ -338,7 +338,7 @@ def test_a_plate_hands_over_one_plan_and_every_figure_counts_on_it(omics, s3, em
     emulator.set_usage("qc", cpus=0.4, memory_gib=1.1)
     ids = completed_runs(omics, workflow, 3)
     hook = OmicsHook()
-    report = analysis.analyze_runs(hook, ids, analysis.Sizing(headroom=0.1), usage.price_list(hook))
+    report = right_sizing.analyze_runs(hook, ids, right_sizing.Sizing(headroom=0.1), usage.price_list(hook))
 
     align = report["tasks"]["align"]
     assert align["reserved"]["instanceType"] == "omics.m.2xlarge"
@@ -360,7 +360,7 @@ def test_the_plates_legend_covers_no_samples_bar(plate):
     pytest.importorskip("matplotlib")
     _, ids = plate
     hook = OmicsHook()
-    report = analysis.analyze_runs(hook, ids, prices=usage.price_list(hook))
+    report = right_sizing.analyze_runs(hook, ids, prices=usage.price_list(hook))
     grid_and_title = pictures.plate_grid(report)
     figure = pictures._plate_figure(*grid_and_title)
     figure.canvas.draw()

@@ -7,14 +7,14 @@ from _typeshed import Incomplete
 from airflow.models.xcom_arg import XComArg
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 
-from airflow_provider_omics import analysis as analysis
+from airflow_provider_omics import locations as locations
 from airflow_provider_omics import pictures as pictures
-from airflow_provider_omics import transfer as transfer
+from airflow_provider_omics import right_sizing as right_sizing
 from airflow_provider_omics import usage as usage
 from airflow_provider_omics.events import json_safe as json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook as OmicsHook
 from airflow_provider_omics.links.omics import OmicsAnalysisLink as OmicsAnalysisLink
-from airflow_provider_omics.operators.lineage import LineageMixin as LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin as LineageMixin
 
 CONTENT_TYPES: Incomplete
 CONFIG_FILES: Incomplete

@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from airflow_provider_omics import analysis, pictures, transfer, usage
+from airflow_provider_omics import locations, pictures, right_sizing, usage
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
 from airflow_provider_omics.links.omics import OmicsAnalysisLink
-from airflow_provider_omics.operators.lineage import LineageMixin
+from airflow_provider_omics.operators.lineage_mixin import LineageMixin
 
 CONTENT_TYPES = {
     ".png": "image/png",
@@ -49,7 +49,7 @@ class RightSizing:
         write_config: bool = False,
     ) -> None:
         try:
-            self.sizing = analysis.Sizing(headroom, percentile, outlier_factor)
+            self.sizing = right_sizing.Sizing(headroom, percentile, outlier_factor)
         except ValueError as error:
             raise ValueError(f"{owner}: {error}") from None
         for name, value in (("pictures", pictures), ("write_config", write_config)):
@@ -78,7 +78,7 @@ class RightSizing:
             operator.log.info("Wrote %s", location)
         html = next((where for name, where in written.items() if name.endswith(".html")), None)
         if html and html.startswith("s3://"):
-            bucket, key = transfer.s3_parts(html)
+            bucket, key = locations.s3_parts(html)
             OmicsAnalysisLink.persist(
                 context,
                 operator,
@@ -92,9 +92,9 @@ class RightSizing:
 
 def _write(hook: OmicsHook, folder: str, name: str, data: bytes) -> str:
     content_type = CONTENT_TYPES.get(os.path.splitext(name)[1], "application/octet-stream")
-    location = str(transfer.join_location(folder, name))
+    location = str(locations.join_location(folder, name))
     if location.startswith("s3://"):
-        bucket, key = transfer.s3_parts(location)
+        bucket, key = locations.s3_parts(location)
         hook.client_of("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
         return location
     os.makedirs(folder, exist_ok=True)
@@ -140,7 +140,7 @@ def task_line(task: Mapping[str, Any]) -> str:
 
 
 class OmicsAnalyzeRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
-    """Right-size a plate: what each task of many runs used, and what it should reserve (``analysis.py``).
+    """Right-size a plate: what each task of many runs used, and what it should reserve (``right_sizing.py``).
 
     The runs are ``run_ids`` (a list, e.g. the ids of mapped ``OmicsStartRunOperator`` tasks), the runs of
     ``batch_id`` and of ``run_group_id``, together. Runs still going are named and left out; so is a run
@@ -198,12 +198,12 @@ class OmicsAnalyzeRunsOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
     def execute(self, context: Any) -> Any:
         OmicsAnalysisLink.clear(context, self)
         given = [self.run_ids] if isinstance(self.run_ids, str) else list(self.run_ids or [])
-        run_ids = analysis.runs_of(self.hook, given, self.batch_id, self.run_group_id)
+        run_ids = right_sizing.runs_of(self.hook, given, self.batch_id, self.run_group_id)
         if not run_ids:
             raise ValueError(f"{self.task_id}: no runs to analyse in run_ids, batch_id or run_group_id")
         self.log.info("Analysing %d runs", len(run_ids))
         prices = usage.prices_for(self.hook, self.price_table)
-        plate = analysis.analyze_runs(self.hook, run_ids, self.right_sizing.sizing, prices.table)
+        plate = right_sizing.analyze_runs(self.hook, run_ids, self.right_sizing.sizing, prices.table)
         for name, task in plate["tasks"].items():
             better = task["recommended"]
             self.log.info(
