@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 MAX_GENERATIONS = 50
@@ -20,6 +20,11 @@ def token_of(*material: Any) -> str:
     """A client token from what makes two starts the same job (task, key, request, generation)."""
     digest = hashlib.sha256(json.dumps(list(material), sort_keys=True, default=repr).encode()).hexdigest()
     return f"airflow-{digest[:40]}"
+
+
+def tokens_of(material: Sequence[Any], what: str) -> Iterator[str]:
+    """A start's tokens: of what makes two starts the same job, and the generation."""
+    return generations(lambda generation: token_of(*material, generation), what)
 
 
 def generations(token_for: Callable[[int], str], what: str) -> Iterator[str]:

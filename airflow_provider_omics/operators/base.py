@@ -31,7 +31,7 @@ from airflow_provider_omics.connection import AwsSettings
 from airflow_provider_omics.errors import error_code
 from airflow_provider_omics.events import json_safe
 from airflow_provider_omics.hooks.omics import OmicsHook
-from airflow_provider_omics.idempotency import generations, token_of
+from airflow_provider_omics.idempotency import tokens_of
 from airflow_provider_omics.jobs import PARTIAL_SUCCESS, JobKind, job_kind
 from airflow_provider_omics.links.omics import OmicsConsoleLink, OmicsLink
 from airflow_provider_omics.operators.lineage_mixin import LineageMixin
@@ -210,25 +210,20 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         members = operation(self.operation).input_shape.members
         return next((m for m in TOKEN_MEMBERS if m in members), None)
 
-    def token(self, context: Any, chunk: int, request: Mapping[str, Any], generation: int) -> str:
-        """Deterministic per idempotency key, task, map index, chunk and request; new after a failed job."""
+    def tokens(self, context: Any, chunk: int, request: Mapping[str, Any]) -> Iterator[str]:
+        """The task's token, then its next generations, one after each job that failed: deterministic per
+        idempotency key, task, map index, chunk and request (and try, with ``force_new_job``)."""
         ti = context["ti"]
-        key = self.idempotency_key or ti.run_id
-        material = [ti.dag_id, ti.task_id, key, ti.map_index, chunk, generation, request]
+        material = [ti.dag_id, ti.task_id, self.idempotency_key or ti.run_id, ti.map_index, chunk, request]
         if self.force_new_job:
             material.append(ti.try_number)
-        return token_of(*material)
-
-    def tokens(self, context: Any, chunk: int, request: Mapping[str, Any]) -> Iterator[str]:
-        """The task's token, then its next generations, one after each job that failed."""
-        label = self.job.label if self.kind else self.operation
-        return generations(lambda generation: self.token(context, chunk, request, generation), label)
+        return tokens_of(material, self.job.label if self.kind else self.operation)
 
     # ---- start, or find the job of an earlier try ----------------------------------------------------
     def start(self, context: Any, chunk: int, request: dict[str, Any]) -> Started:
         member = self.token_member
         if self.kind is None:  # nothing to wait for: the response is the result
-            token: dict[str, Any] = {member: self.token(context, chunk, request, 0)} if member else {}
+            token: dict[str, Any] = {member: next(self.tokens(context, chunk, request))} if member else {}
             response = self.hook.call(self.operation, **request, **token)
             response.pop("ResponseMetadata", None)
             return Started({}, response)
@@ -319,47 +314,47 @@ class OmicsJobOperator(LineageMixin, AwsBaseOperator[OmicsHook]):
         return output
 
     def _start_and_wait(self, context: Any) -> Any:
-        for link in self.operator_extra_links:
-            link.clear(context, self)
-        requests = self.build_requests(context)
-        self.before_start(context, requests)
-        started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
+        """Start (or find) the jobs, then hand back what they ended as: at once, deferred, or after a wait here."""
+        started = self._started(context)
         carried = [each.carried for each in started]
-        if self.kind is None:
-            return self.result([each.described for each in started], carried)
-        self.job_ids = [each.ids for each in started]
-        for each in started:
-            self.log.info(
-                "%s %s is %s", self.job.label, polling.describe_ids(each.ids), self.job.status_of(each.described)
-            )
-        OmicsConsoleLink.persist_job(
-            context, self, self.job, self.job_ids[0], self.hook.conn_region_name, self.hook.conn_partition
-        )
         found = [each.described for each in started]
-        if not self.wait_for_completion:
+        if self.kind is None or not self.wait_for_completion:
             return self.result(found, carried)
         verdicts = {polling.verdict(self.job, each, self.wait_settings.fail_on_partial_success) for each in found}
         if verdicts == {"success"}:  # found finished (a reused job): nothing to wait for
             return self.result(found, carried)
         if self.deferrable:
-            self.defer(
-                trigger=OmicsJobTrigger(
-                    kind=self.job.name,
-                    ids=self.job_ids if len(self.job_ids) > 1 else self.job_ids[0],
-                    wait=self.wait_settings,
-                    connection=AwsSettings.of(self),
-                    carry=json_safe(
-                        {
-                            **({"carried": carried} if any(carried) else {}),
-                            **({"checks": self.checks} if self.checks else {}),
-                        }
-                    )
-                    or None,
-                ),
-                method_name="execute_complete",
-            )
+            self.defer(trigger=self._trigger(carried), method_name="execute_complete")
         with diagnostics.reported(self.hook, self.wait_settings):
             return self.result(self.hook.wait_with(self.wait_settings, self.job, self.job_ids), carried)
+
+    def _started(self, context: Any) -> list[Started]:
+        """The requests built and checked, each started (or its earlier try's job found), and the console link."""
+        for link in self.operator_extra_links:
+            link.clear(context, self)
+        requests = self.build_requests(context)
+        self.before_start(context, requests)
+        started = [self.start(context, chunk, request) for chunk, request in enumerate(requests)]
+        if self.kind is not None:
+            self.job_ids = [each.ids for each in started]
+            for each in started:
+                status = self.job.status_of(each.described)
+                self.log.info("%s %s is %s", self.job.label, polling.describe_ids(each.ids), status)
+            OmicsConsoleLink.persist_job(
+                context, self, self.job, self.job_ids[0], self.hook.conn_region_name, self.hook.conn_partition
+            )
+        return started
+
+    def _trigger(self, carried: list[list[dict[str, Any]]]) -> OmicsJobTrigger:
+        """The wait in the triggerer, with what the task needs back when it resumes (``execute_complete``)."""
+        carry = {**({"carried": carried} if any(carried) else {}), **({"checks": self.checks} if self.checks else {})}
+        return OmicsJobTrigger(
+            kind=self.job.name,
+            ids=self.job_ids if len(self.job_ids) > 1 else self.job_ids[0],
+            wait=self.wait_settings,
+            connection=AwsSettings.of(self),
+            carry=json_safe(carry) or None,
+        )
 
     def execute_complete(
         self,

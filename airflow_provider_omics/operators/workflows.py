@@ -155,7 +155,7 @@ class OmicsCreateWorkflowOperator(PreflightMixin, _DefinitionOperator):
             return
         accepted = operation("CreateWorkflowVersion").input_shape.members
         version = {key: value for key, value in request.items() if key in accepted and key != "requestId"}
-        token = self.token(context, chunk, {**version, **ids}, 0)
+        token = next(self.tokens(context, chunk, {**version, **ids}))
         self.hook.call("CreateWorkflowVersion", **version, **ids, requestId=token)
         self.log.info("Created version %s of workflow %s for this definition", self.version_name, workflow_id)
 
