@@ -35,7 +35,6 @@ ENUM = re.compile(r"^[A-Z][A-Z0-9_]*$")
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)(.*)$")
-PLACEHOLDER = re.compile(r"^[A-Za-z]+-\d+$")
 EXTENSION = re.compile(r"(\.[A-Za-z0-9]{1,8})+$")
 # in text: what is replaced wherever it appears
 IN_TEXT = re.compile(
